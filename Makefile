@@ -1,0 +1,44 @@
+# The front door. `make site` and `make test` work on a fresh machine: they create .venv/,
+# install eesite and every dependency into it (and Debian's chromium for browser tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: setup site test lint check clean browser help
+
+help:
+	@echo "make site   - set up .venv and build the bundled site into output/"
+	@echo "make test   - set up and run ruff and the whole test suite"
+	@echo "make check  - validate content and templates without writing"
+	@echo "make clean  - remove output/ and caches (keeps .venv)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's chromium for the browser tests (playwright's own browser download is not used).
+browser:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing chromium from Debian (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; }
+
+site: setup
+	$(BIN)/eesite build
+
+check: setup
+	$(BIN)/eesite check
+
+lint: setup
+	$(BIN)/ruff check eesite tests
+
+test: setup browser lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf output .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""`python -m eesite` runs the command line."""
+
+from eesite.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,161 @@
+"""Stage 2, model: one immutable Site built from the loaded Posts.
+
+Everything the templates need is grouped, sorted and counted here, once, so that templates
+stay cheap (no template loops over every post on every page) and the render stage is a pure
+function of this model.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+
+from eesite.categories import BY_SLUG, CATEGORIES, Category
+from eesite.content import Draw, Post
+from eesite.settings import Settings
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A published post with its URL and, for draws, the draws it is compared with."""
+
+    post: Post
+    url: str  # site path, e.g. "/draws/254/"
+    previous: Entry | None = None  # the round before, of any category
+    previous_same: Entry | None = None  # the round before in the same category
+
+    @property
+    def draw(self) -> Draw | None:
+        return self.post.draw
+
+    @property
+    def category(self) -> Category | None:
+        return BY_SLUG[self.post.draw.category] if self.post.draw else None
+
+
+@dataclass(frozen=True)
+class Group:
+    """Entries under one heading: a category's draws or a tag's posts, newest first."""
+
+    key: str
+    title: str
+    url: str
+    entries: tuple[Entry, ...]
+    category: Category | None = None
+
+    @property
+    def invitations(self) -> int:
+        return sum(e.draw.invitations for e in self.entries if e.draw)
+
+    @property
+    def cutoffs(self) -> tuple[int, int] | None:
+        scores = [e.draw.crs_cutoff for e in self.entries if e.draw]
+        return (min(scores), max(scores)) if scores else None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a paginated list (the home page and its /page/N/ followers)."""
+
+    url: str
+    number: int
+    count: int  # how many pages in all
+    entries: tuple[Entry, ...]
+    previous_url: str | None
+    next_url: str | None
+
+
+@dataclass(frozen=True)
+class Site:
+    settings: Settings
+    entries: tuple[Entry, ...]  # every published post, newest first
+    draws: tuple[Entry, ...]  # newest first
+    articles: tuple[Entry, ...]  # newest first
+    pages: tuple[Entry, ...]
+    categories: tuple[Group, ...]  # in CATEGORIES order, only those with draws
+    tags: tuple[Group, ...]  # alphabetical
+    home: tuple[Listing, ...]
+    updated: datetime | None  # newest date on the site: what sitemap and feeds call "now"
+    next_draws: Mapping[str, Entry]  # draw URL -> the round after it
+
+    def next_draw(self, entry: Entry) -> Entry | None:
+        return self.next_draws.get(entry.url)
+
+    @property
+    def latest_draw(self) -> Entry | None:
+        return self.draws[0] if self.draws else None
+
+
+def url_of(post: Post) -> str:
+    prefix = {"draw": "/draws/", "post": "/posts/", "page": "/"}[post.kind]
+    return f"{prefix}{post.slug}/"
+
+
+def is_published(post: Post, now: datetime, drafts: bool, future: bool) -> bool:
+    return (drafts or not post.draft) and (future or post.date <= now)
+
+
+def _newest_first(entries: list[Entry]) -> tuple[Entry, ...]:
+    return tuple(sorted(entries, key=lambda e: (e.post.date, e.post.source), reverse=True))
+
+
+def link_draws(posts: list[Post]) -> list[Entry]:
+    """Draw entries in round order, each linked to the round before overall and in its category."""
+    entries: list[Entry] = []
+    last: Entry | None = None
+    last_in: dict[str, Entry] = {}
+    for post in sorted(posts, key=lambda p: p.draw.sort_key):
+        entry = Entry(post, url_of(post), previous=last, previous_same=last_in.get(post.draw.category))
+        entries.append(entry)
+        last = last_in[post.draw.category] = entry
+    return entries
+
+
+def paginate(entries: tuple[Entry, ...], per_page: int) -> tuple[Listing, ...]:
+    chunks = [entries[i:i + per_page] for i in range(0, len(entries), per_page)] or [()]
+    urls = ["/"] + [f"/page/{n}/" for n in range(2, len(chunks) + 1)]
+    return tuple(
+        Listing(urls[i], i + 1, len(chunks), chunk,
+                urls[i - 1] if i else None, urls[i + 1] if i + 1 < len(chunks) else None)
+        for i, chunk in enumerate(chunks)
+    )
+
+
+def build_site(posts: tuple[Post, ...], settings: Settings, now: datetime, *,
+               drafts: bool = False, future: bool = False) -> Site:
+    """The Site for these posts as of `now`, leaving out drafts and future posts unless asked."""
+    shown = [p for p in posts if is_published(p, now, drafts, future)]
+    draws = link_draws([p for p in shown if p.kind == "draw"])
+    others = [Entry(p, url_of(p)) for p in shown if p.kind != "draw"]
+    entries = _newest_first(draws + [e for e in others if e.post.kind == "post"])
+    by_draw_date = tuple(sorted(draws, key=lambda e: e.draw.sort_key, reverse=True))
+
+    by_category: dict[str, list[Entry]] = defaultdict(list)
+    for entry in by_draw_date:
+        by_category[entry.draw.category].append(entry)
+    categories = tuple(
+        Group(c.slug, c.title, f"/categories/{c.slug}/", tuple(by_category[c.slug]), c)
+        for c in CATEGORIES if by_category[c.slug]
+    )
+    by_tag: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        for tag in entry.post.tags:
+            by_tag[tag].append(entry)
+    tags = tuple(Group(t, t, f"/tags/{t}/", tuple(by_tag[t])) for t in sorted(by_tag))
+
+    dates = [d for p in shown for d in (p.date, p.updated) if d]
+    return Site(
+        settings=settings,
+        entries=entries,
+        draws=by_draw_date,
+        articles=tuple(e for e in entries if e.post.kind == "post"),
+        pages=tuple(sorted((e for e in others if e.post.kind == "page"), key=lambda e: e.url)),
+        categories=categories,
+        tags=tags,
+        home=paginate(entries, settings.posts_per_page),
+        updated=max(dates) if dates else None,
+        next_draws=MappingProxyType({a.url: b for a, b in zip(draws, draws[1:], strict=False)}),
+    )

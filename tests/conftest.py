@@ -1,0 +1,88 @@
+"""Shared fixtures: real site folders on disk, built with the real pipeline."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from eesite.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+SETTINGS = """\
+[project]
+name = "test-site"
+
+[tool.eesite]
+title = "Test Draws"
+base_url = "https://example.org"
+"""
+
+
+def draw_text(round_id: str = "254", *, crs: object = 486, invitations: object = 500,
+              category: str = "stem", draw_date: str = "2023-07-05", extra: str = "",
+              body: str = "Editor's prose.") -> str:
+    """A valid draw post; `crs_cutoff` is on line 7, as in the issue's example."""
+    return textwrap.dedent(f"""\
+        ---
+        title: "Draw #{round_id}"
+        date: {draw_date}T14:00:00+00:00
+        round: "{round_id}"
+        draw_date: {draw_date}
+        draw_name: "STEM occupations (Version 1)"
+        crs_cutoff: {crs}
+        category: {category}
+        programs: "Federal Skilled Worker Program"
+        invitations: {invitations}
+        """) + extra + "---\n" + body + "\n"
+
+
+def post_text(title: str = "Hello", *, date: str = "2026-01-02T09:00:00-05:00",
+              extra: str = "", body: str = "Some *text*.") -> str:
+    return f'---\ntitle: "{title}"\ndate: {date}\n{extra}---\n{body}\n'
+
+
+class SiteDir:
+    """A site root in a temporary folder: project templates, settings and given content."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        shutil.copytree(ROOT / "templates", root / "templates")
+        (root / "pyproject.toml").write_text(SETTINGS, encoding="utf-8")
+        (root / "content" / "draws").mkdir(parents=True)
+        (root / "content" / "posts").mkdir(parents=True)
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"
+
+    def write(self, rel: str, text: str | bytes) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def run(self, *args: str) -> int:
+        return main([*args, "--source", str(self.root)])
+
+    def page(self, rel: str) -> str:
+        return (self.output / rel).read_text(encoding="utf-8")
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under `folder` with its bytes and mtime, to prove nothing changed."""
+    return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> SiteDir:
+    return SiteDir(tmp_path / "site")

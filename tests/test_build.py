@@ -1,0 +1,141 @@
+"""Whole builds through the CLI on small real sites: output, failures, drafts, collisions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from eesite.cli import main
+from tests.conftest import ROOT, draw_text, post_text, snapshot
+
+
+def test_build_writes_pages_and_summary_line(site, capsys):
+    site.write("content/draws/0253-2023-07-04-stem.md", draw_text("253", crs=500, draw_date="2023-07-04"))
+    site.write("content/draws/0254-2023-07-05-stem.md", draw_text("254"))
+    site.write("content/posts/hello.md", post_text("Hello & <goodbye>", extra="tags: [analysis]\n"))
+    assert site.run("build") == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("built 2 draws, 1 articles: ")
+    assert " written, 0 unchanged, 0 removed in " in out[-1]
+    for rel in ("index.html", "draws/index.html", "draws/254/index.html", "posts/hello/index.html",
+                "categories/stem/index.html", "tags/analysis/index.html", "404.html",
+                "sitemap.xml", "robots.txt", "draws.json", "static/style.css"):
+        assert (site.output / rel).is_file(), rel
+    page = site.page("draws/254/index.html")
+    assert "−14" in page  # CRS change against round 253 (500 → 486)
+    assert "Hello &amp; &lt;goodbye&gt;" in site.page("posts/hello/index.html")
+    assert site.run("build") == 0
+    assert ": 0 files written, 14 unchanged, 0 removed" in capsys.readouterr().out
+
+
+def test_failed_build_leaves_output_byte_identical(site, capsys):
+    site.write("content/draws/0254-2023-07-05-stem.md", draw_text())
+    assert site.run("build") == 0
+    before = snapshot(site.output)
+    site.write("content/draws/0254-2023-07-05-stem.md", draw_text(crs='"48six"'))
+    site.write("content/posts/new.md", post_text())
+    assert site.run("build") == 1
+    err = capsys.readouterr().err
+    assert "1 problem found; nothing was written" in err
+    assert 'content/draws/0254-2023-07-05-stem.md:7: crs_cutoff: expected an integer' in err
+    assert snapshot(site.output) == before
+
+
+def test_two_items_on_one_url_are_refused(site, capsys):
+    site.write("content/posts/a.md", post_text("A", extra="slug: same\n"))
+    site.write("content/posts/b.md", post_text("B", extra="slug: same\n"))
+    assert site.run("build") == 1
+    err = capsys.readouterr().err
+    assert "posts/same/index.html is also produced by content/posts/" in err
+    assert not site.output.exists()
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{% if %}", "templates/post.html:3: template syntax:"),
+    ("{{ entry.nope.deeper }}", "templates/post.html:3: template error: UndefinedError"),
+    ("{{ 1 // 0 }}", "templates/post.html:3: template error: ZeroDivisionError"),
+])
+def test_template_errors_name_file_and_line(site, capsys, template, expected):
+    site.write("content/posts/a.md", post_text())
+    site.write("templates/post.html", '{% extends "base.html" %}\n{% block content %}\n'
+               + template + "\n{% endblock %}\n")
+    assert site.run("build") == 1
+    assert expected in capsys.readouterr().err
+
+
+def test_drafts_and_future_posts_only_when_asked(site):
+    site.write("content/posts/draft.md", post_text("D", extra="draft: true\n"))
+    site.write("content/posts/later.md", post_text("L", date="2999-01-01T00:00:00+00:00"))
+    site.write("content/posts/now.md", post_text("N"))
+    assert site.run("build") == 0
+    assert not (site.output / "posts/draft").exists() and not (site.output / "posts/later").exists()
+    assert "/posts/draft/" not in (site.output / "sitemap.xml").read_text()
+    assert site.run("build", "--drafts", "--future") == 0
+    assert (site.output / "posts/draft/index.html").is_file()
+    assert (site.output / "posts/later/index.html").is_file()
+    assert site.run("build") == 0
+    assert not (site.output / "posts/draft/index.html").exists()  # gone again
+
+
+def test_renamed_slug_leaves_no_stale_page(site):
+    site.write("content/posts/a.md", post_text("A", extra="slug: first\n"))
+    assert site.run("build") == 0
+    site.write("content/posts/a.md", post_text("A", extra="slug: second\n"))
+    assert site.run("build") == 0
+    assert not (site.output / "posts/first/index.html").exists()
+    assert (site.output / "posts/second/index.html").is_file()
+
+
+def test_check_validates_without_writing(site, capsys):
+    site.write("content/posts/a.md", post_text())
+    assert site.run("check") == 0
+    assert not site.output.exists()
+    site.write("content/posts/b.md", post_text(extra="tags: notalist\n"))
+    assert site.run("check") == 1
+    assert "content/posts/b.md:4: tags: expected a list" in capsys.readouterr().err
+
+
+def test_new_draw_and_new_post_scaffold_valid_drafts(site, capsys):
+    site.write("content/draws/0254-2023-07-05-stem.md", draw_text())
+    assert main(["new", "draw", "--source", str(site.root), "--category", "pnp",
+                 "--date", "2026-09-01"]) == 0
+    assert main(["new", "post", "Compétence linguistique en français", "--source",
+                 str(site.root)]) == 0
+    draw = site.root / "content/draws/0255-2026-09-01-pnp.md"
+    post = site.root / "content/posts/competence-linguistique-en-francais.md"
+    assert 'round: "255"' in draw.read_text() and "draft: true" in draw.read_text()
+    assert "Compétence linguistique en français" in post.read_text()
+    assert site.run("check", "--drafts") == 0
+    assert main(["new", "post", "Compétence linguistique en français", "--source",
+                 str(site.root)]) == 1  # never overwrites
+
+
+def test_draws_json_is_open_data(site):
+    site.write("content/draws/0254-2023-07-05-stem.md",
+               draw_text(extra="tie_break: 2022-11-23T00:01:29Z\n"))
+    assert site.run("build") == 0
+    data = json.loads(site.page("draws.json"))
+    assert data["count"] == 1
+    assert data["draws"][0] == {
+        "round": "254", "draw_date": "2023-07-05", "category": "stem",
+        "draw_name": "STEM occupations (Version 1)", "list_version": None,
+        "programs": "Federal Skilled Worker Program", "invitations": 500, "crs_cutoff": 486,
+        "round_time": None, "tie_break": "2022-11-23T00:01:29Z",
+        "url": "https://example.org/draws/254/", "ircc_url": None,
+    }
+
+
+def test_output_inside_content_is_refused(site, capsys):
+    site.write("content/posts/a.md", post_text())
+    assert site.run("build", "--output", str(site.root / "content" / "out")) == 1
+    assert "inside content/" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["check"], ["new"], ["import"]])
+def test_every_command_has_help(command):
+    result = subprocess.run([sys.executable, "-m", "eesite", *command, "--help"],
+                            capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0 and "usage: eesite" in result.stdout

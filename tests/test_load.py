@@ -1,0 +1,120 @@
+"""Loading and validating content files: every problem, with file, line and field."""
+
+from __future__ import annotations
+
+import pytest
+
+from eesite.errors import BuildError
+from eesite.load import load_content
+from eesite.settings import Settings
+from tests.conftest import draw_text, post_text
+
+S = Settings()
+
+
+def problems(site) -> list[str]:
+    with pytest.raises(BuildError) as err:
+        load_content(site.root, S)
+    return [str(p) for p in err.value.problems]
+
+
+def test_valid_draw_loads_with_types(site):
+    site.write("content/draws/0254-2023-07-05-stem.md", draw_text())
+    (post,) = load_content(site.root, S)
+    assert post.kind == "draw" and post.slug == "254"
+    assert post.draw.round == "254" and post.draw.crs_cutoff == 486
+    assert post.draw.draw_date.isoformat() == "2023-07-05"
+    assert post.date.utcoffset().total_seconds() == 0
+    assert post.body == "Editor's prose.\n"
+
+
+def test_bad_integer_names_file_line_field_expected_and_found(site):
+    site.write("content/draws/0254-2023-07-05-stem.md", draw_text(crs='"48six"'))
+    assert problems(site) == [
+        'content/draws/0254-2023-07-05-stem.md:7: crs_cutoff: expected an integer from 0 to 1200,'
+        ' got "48six"'
+    ]
+
+
+def test_every_problem_of_every_file_in_one_run(site):
+    site.write("content/draws/a.md", draw_text("1", crs="abc", invitations=-5))
+    site.write("content/draws/b.md", draw_text("2", category="stemm"))
+    site.write("content/posts/c.md", post_text(extra="crs_cutof: 3\ntitel: x\n"))
+    found = problems(site)
+    assert len(found) == 5
+    assert any("a.md:7: crs_cutoff" in p for p in found)
+    assert any("a.md:10: invitations: expected an integer" in p for p in found)
+    assert any('b.md:8: category: expected a category slug, got "stemm" (did you mean "stem"?)'
+               in p for p in found)
+    assert any("c.md:4: crs_cutof: only draw posts" in p or "c.md:4: crs_cutof: unknown field" in p
+               for p in found)
+    assert any('c.md:5: titel: unknown field (did you mean "title"?)' in p for p in found)
+
+
+def test_missing_required_fields(site):
+    site.write("content/posts/p.md", "---\ntitle: x\n---\nbody\n")
+    assert problems(site) == ["content/posts/p.md:1: date: required field is missing"]
+
+
+def test_draw_field_in_an_article_is_refused(site):
+    site.write("content/posts/p.md", post_text(extra="invitations: 4\n"))
+    assert problems(site) == [
+        "content/posts/p.md:4: invitations: only draw posts (in content/draws/) take this field"]
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b"", "content/posts/p.md:1: empty file"),
+    (b"\x00\x01\x02binary", "content/posts/p.md: expected a UTF-8 text file, got binary data"),
+    (b"---\ntitle: \xff\n---\n", "content/posts/p.md:2: expected UTF-8 text, got byte 0xff"),
+    (b"no front matter", "content/posts/p.md:1: expected the file to start with a --- line"),
+    (b"---\ntitle: x\n", "content/posts/p.md:1: the front matter is not closed"),
+    (b"---\ntitle: [x\ndate: 2020-01-01\n---\n", "content/posts/p.md:3: front matter is not valid"),
+    (b"---\n- a\n- b\n---\n", "content/posts/p.md:2: expected front matter of `key: value` lines"),
+    (b"---\ntitle: a\ntitle: b\ndate: 2020-01-01\n---\n", "content/posts/p.md:3: title: given twice"),
+])
+def test_malformed_files_get_clear_messages(site, data, expected):
+    site.write("content/posts/p.md", data)
+    (message,) = problems(site)
+    assert message.startswith(expected), message
+
+
+def test_slug_that_escapes_is_refused(site):
+    site.write("content/posts/p.md", post_text(extra='slug: "../../etc/passwd"\n'))
+    (message,) = problems(site)
+    assert message.startswith('content/posts/p.md:4: slug: expected lowercase letters')
+    assert '"../../etc/passwd"' in message
+
+
+def test_oversized_file_is_refused_before_parsing(site):
+    site.write("content/posts/big.md", post_text(body="x" * (S.max_post_bytes + 1)))
+    (message,) = problems(site)
+    assert "expected at most 5,000,000 bytes (max_post_bytes)" in message
+
+
+def test_bom_and_crlf_load_exactly_like_plain_twin(site, tmp_path):
+    text = draw_text(body="Line one.\n\nLine two.")
+    site.write("content/draws/0254-2023-07-05-stem.md", text)
+    (plain,) = load_content(site.root, S)
+    site.write("content/draws/0254-2023-07-05-stem.md",
+               b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    (windows,) = load_content(site.root, S)
+    assert windows == plain
+
+
+def test_editor_temp_files_are_ignored(site):
+    site.write("content/posts/p.md", post_text())
+    for name in (".p.md.swp", "p.md~", ".#p.md", "4913", ".hidden.md"):
+        site.write(f"content/posts/{name}", b"\x00garbage")
+    assert [p.source for p in load_content(site.root, S)] == ["content/posts/p.md"]
+
+
+def test_naive_dates_take_the_site_time_zone(site):
+    site.write("content/posts/p.md", post_text(date="2026-03-01 09:30:00"))
+    (post,) = load_content(site.root, S)
+    assert post.date.isoformat() == "2026-03-01T09:30:00-05:00"
+
+
+def test_round_given_as_number_is_read_as_string(site):
+    site.write("content/draws/x.md", draw_text().replace('round: "254"', "round: 254"))
+    (post,) = load_content(site.root, S)
+    assert post.draw.round == "254"

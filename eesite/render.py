@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -156,30 +156,30 @@ class Renderer:
             except jinja2.TemplateSyntaxError as err:
                 self.problems.add(template_problem(err, self.templates))
 
-    def pages(self) -> Iterator[Page | None]:
-        site = self.site
-        for entry in site.entries + site.pages:
-            post = entry.post
-            template = {"draw": "draw.html", "post": "post.html", "page": "page.html"}[post.kind]
-            yield self.page(entry.url, template, post.source, post.updated or post.date,
-                            entry=entry, content=self.markdown(entry))
-        for listing in site.home:
-            yield self.page(listing.url, "home.html", "templates/home.html", site.updated,
-                            listing=listing)
-        yield self.page("/draws/", "archive.html", "templates/archive.html", site.updated)
-        yield self.page("/categories/", "categories.html", "templates/categories.html",
-                        site.updated)
-        for group in site.categories:
-            yield self.page(group.url, "category.html", "templates/category.html",
-                            group.entries[0].post.date, group=group)
-        if site.tags:
-            yield self.page("/tags/", "tags.html", "templates/tags.html", site.updated)
-        for group in site.tags:
-            yield self.page(group.url, "tag.html", "templates/tag.html",
-                            group.entries[0].post.date, group=group)
-        not_found = self.page("/404/", "404.html", "templates/404.html")
-        if not_found:
-            yield Page("404.html", not_found.data, not_found.origin)
+
+def core_pages(r: Renderer) -> Iterator[Page | None]:
+    """Posts, home pages, the archive, categories, tags and the 404 page."""
+    site = r.site
+    for entry in site.entries + site.pages:
+        post = entry.post
+        template = {"draw": "draw.html", "post": "post.html", "page": "page.html"}[post.kind]
+        yield r.page(entry.url, template, post.source, post.updated or post.date,
+                     entry=entry, content=r.markdown(entry))
+    for listing in site.home:
+        yield r.page(listing.url, "home.html", "templates/home.html", site.updated, listing=listing)
+    yield r.page("/draws/", "archive.html", "templates/archive.html", site.updated)
+    yield r.page("/categories/", "categories.html", "templates/categories.html", site.updated)
+    for group in site.categories:
+        yield r.page(group.url, "category.html", "templates/category.html",
+                     group.entries[0].post.date, group=group)
+    if site.tags:
+        yield r.page("/tags/", "tags.html", "templates/tags.html", site.updated)
+    for group in site.tags:
+        yield r.page(group.url, "tag.html", "templates/tag.html", group.entries[0].post.date,
+                     group=group)
+    not_found = r.page("/404/", "404.html", "templates/404.html")
+    if not_found:
+        yield Page("404.html", not_found.data, not_found.origin)
 
 
 def static_files(templates: Path) -> Iterator[Page]:
@@ -237,16 +237,19 @@ def draws_json(site: Site) -> Page:
     return Page("draws.json", text.encode("utf-8"), "draws.json")
 
 
-Extra = Callable[[Site, Path], list[Page]]
+Section = Callable[[Renderer], Iterable[Page | None]]
+
+# Each part of the site is a section: a function that yields its pages through
+# `Renderer.page` (templated HTML) or as ready `Page`s (XML, JSON). Add new parts here.
+SECTIONS: tuple[Section, ...] = (core_pages,)
 
 
-def render_site(site: Site, templates: Path, extras: tuple[Extra, ...] = ()) -> dict[str, bytes]:
+def render_site(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
+                ) -> dict[str, bytes]:
     """Every output file of the site, or a BuildError listing every problem met."""
     renderer = Renderer(site, templates)
     renderer.check_templates()
-    pages = [p for p in renderer.pages() if p is not None]
-    for extra in extras:
-        pages.extend(extra(site, templates))
+    pages = [p for section in sections for p in section(renderer) if p is not None]
     pages += [*static_files(templates), sitemap(site, pages), robots(site), draws_json(site)]
     problems = set(renderer.problems)
     files: dict[str, bytes] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ KINDS: tuple[tuple[str, str], ...] = (
 )
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
-MAX_TIES = 5  # tied records list this many draws, newest first, and say how many there are
+MAX_TIES = 3  # tied records list this many draws, newest first, and say how many there are
 
 
 def year_url(year: int) -> str:
@@ -287,9 +287,7 @@ def _records(chrono: tuple[Entry, ...]) -> tuple[Record, ...]:
     same = "between two consecutive rounds of the same category"
     rows = (
         record("Lowest CRS cut-off", "points", single, min),
-        record("Highest CRS cut-off", "points", single, max,
-               "Provincial nominees carry 600 extra points, so the highest cut-offs are PNP "
-               "rounds."),
+        record("Highest CRS cut-off", "points", single, max),
         record("Lowest cut-off in a general round", "points", general, min),
         record("Highest cut-off in a general round", "points", general, max),
         record("Largest round", "invitations", size, max),
@@ -301,6 +299,9 @@ def _records(chrono: tuple[Entry, ...]) -> tuple[Record, ...]:
         record("Shortest gap between rounds", "days", gaps, min,
                "Between draw days; rounds held on the same day are counted as one day."),
     )
+    if rows[1] and rows[1].items[0][0].draw.category == "pnp":
+        rows = (rows[0], replace(rows[1], note="A provincial nomination is worth 600 CRS points, "
+                                 "so PNP rounds have the highest cut-offs."), *rows[2:])
     return tuple(r for r in rows if r)
 
 

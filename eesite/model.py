@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from eesite.categories import BY_SLUG, CATEGORIES, Category
 from eesite.content import Draw, Post
+from eesite.occupations import EMPTY, OccupationIndex
 from eesite.settings import Settings
 
 
@@ -80,6 +81,7 @@ class Site:
     home: tuple[Listing, ...]
     updated: datetime | None  # newest date on the site: what sitemap and feeds call "now"
     next_draws: Mapping[str, Entry]  # draw URL -> the round after it
+    occupations: OccupationIndex = EMPTY  # category occupation lists, linked to the draws
 
     def next_draw(self, entry: Entry) -> Entry | None:
         return self.next_draws.get(entry.url)

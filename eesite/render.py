@@ -22,6 +22,7 @@ import markdown
 from eesite import __version__
 from eesite.errors import BuildError, Problem
 from eesite.model import Entry, Site
+from eesite.occupation_pages import occupation_pages
 
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
 
@@ -241,7 +242,7 @@ Section = Callable[[Renderer], Iterable[Page | None]]
 
 # Each part of the site is a section: a function that yields its pages through
 # `Renderer.page` (templated HTML) or as ready `Page`s (XML, JSON). Add new parts here.
-SECTIONS: tuple[Section, ...] = (core_pages,)
+SECTIONS: tuple[Section, ...] = (core_pages, occupation_pages)
 
 
 def render_site(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS

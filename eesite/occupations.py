@@ -327,11 +327,11 @@ def load_occupations(root: Path) -> OccupationIndex:
 
 
 def _edition(item: Mapping, rel: str, problems: list[Problem]) -> Edition | None:
-    bad = len(problems)
     year, announced, file, label = (item.get(k) for k in ("year", "announced", "file", "draw_label"))
     for key in item:
         if key not in _EDITION_KEYS:
             problems.append(_meta_problem(rel, item, key, "unknown key" + nearest(key, _EDITION_KEYS)))
+    bad = len(problems)  # an unknown key is reported, but the edition is still checked
     if not isinstance(item.get("lists") or {}, dict):
         problems.append(_meta_problem(rel, item, "lists", "expected a mapping of category slugs"))
     if type(year) is not int:
@@ -350,6 +350,7 @@ def _edition(item: Mapping, rel: str, problems: list[Problem]) -> Edition | None
                    str(item.get("renewal") or "").strip())
 
 
+_LIST_KEYS = ("confidence", "provisional", "evidence")
 _EDITION_KEYS = ("year", "announced", "file", "draw_label", "note", "renewal", "lists")
 
 
@@ -386,6 +387,12 @@ def _index(editions: list[tuple[Edition, list[_Row], Mapping]], meta_rel: str,
                                         f"{edition.year} {category.label} list, one of "
                                         f"{', '.join(CONFIDENCE)}"))
                 continue
+            for key in info:
+                if key not in _LIST_KEYS:
+                    problems.append(_meta_problem(meta_rel, info, key,
+                                                  "unknown key" + nearest(key, _LIST_KEYS)))
+            if not isinstance(info.get("provisional", False), bool):
+                problems.append(_meta_problem(meta_rel, info, "provisional", "expected true or false"))
             chosen = by_slug[category.slug]
             previous = last.get(category.slug)
             same_family = previous and previous.edition.prefix == edition.prefix

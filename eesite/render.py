@@ -101,7 +101,8 @@ def make_environment(templates: Path, site: Site) -> jinja2.Environment:
     env.filters.update(num=num, signed=signed, long_date=long_date, utc_time=utc_time, iso=iso,
                        absolute=site.settings.absolute)
     env.globals.update(site=site, settings=site.settings, version=__version__,
-                       json_ld=lambda entry: json_ld(entry, site))
+                       json_ld=lambda entry: json_ld(entry, site),
+                       feed_links=lambda category="": feed_links(site, category))
     return env
 
 
@@ -240,9 +241,12 @@ def draws_json(site: Site) -> Page:
 
 Section = Callable[[Renderer], Iterable[Page | None]]
 
+# Section modules import Page and Renderer from here, so they come after both.
+from eesite.feeds import feed_links, feed_pages  # noqa: E402
+
 # Each part of the site is a section: a function that yields its pages through
 # `Renderer.page` (templated HTML) or as ready `Page`s (XML, JSON). Add new parts here.
-SECTIONS: tuple[Section, ...] = (core_pages, occupation_pages)
+SECTIONS: tuple[Section, ...] = (core_pages, occupation_pages, feed_pages)
 
 
 def render_site(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS

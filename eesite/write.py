@@ -124,8 +124,11 @@ def write_site(files: Mapping[str, bytes], output: Path, source: Path,
             new = safe_join(staging, rel)
             new.parent.mkdir(parents=True, exist_ok=True)
             os.link(output / rel, new, follow_symlinks=False)
-        (staging / MANIFEST).write_text(_HEADER + "".join(f"{r}\n" for r in sorted(files)),
-                                        encoding="utf-8")
+        listing = (_HEADER + "".join(f"{r}\n" for r in sorted(files))).encode("utf-8")
+        if _same(output / MANIFEST, listing):
+            os.link(output / MANIFEST, staging / MANIFEST)
+        else:
+            (staging / MANIFEST).write_bytes(listing)
         if output.is_dir() and _exchange(staging, output):
             pass  # staging now holds the old site
         elif output.is_dir():

@@ -32,6 +32,7 @@ import yaml
 
 from eesite.categories import BY_SLUG, CATEGORIES, Category, category_of
 from eesite.errors import BuildError, Problem, nearest
+from eesite.load import decode  # the same BOM and CRLF handling as content files
 
 if TYPE_CHECKING:
     from eesite.model import Entry
@@ -211,8 +212,6 @@ _SCALARS = yaml.constructor.SafeConstructor()  # dates, ints and strings as YAML
 
 
 def _read_meta(path: Path, rel: str) -> list:
-    from eesite.load import decode  # lazy: load.py pulls in the front-matter stack
-
     try:
         node = yaml.compose(decode(path.read_bytes(), rel), Loader=yaml.SafeLoader)
     except yaml.YAMLError as err:
@@ -235,8 +234,6 @@ class _Row:
 
 def _read_csv(path: Path, rel: str, problems: list[Problem]) -> list[_Row]:
     """The valid rows of one edition's CSV; every bad row adds a Problem naming its line."""
-    from eesite.load import decode
-
     text = decode(path.read_bytes(), rel)
     reader = csv.reader(text.splitlines())
     header = tuple(h.strip() for h in next(reader, ()))

@@ -6,12 +6,14 @@ succeeded, so a failed build leaves output/ exactly as it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from eesite.errors import BuildError
 from eesite.load import load_content
 from eesite.model import Site, build_site
+from eesite.occupations import load_occupations, with_draws
 from eesite.render import render_site
 from eesite.settings import Settings
 from eesite.write import WriteReport, write_site
@@ -31,9 +33,19 @@ class Options:
 
 def make_site(options: Options, settings: Settings) -> tuple[Site, dict[str, bytes]]:
     """Load, model and render: everything but writing. Raises BuildError with every problem."""
-    posts = load_content(options.source, settings)
+    problems, loaded = [], []
+    for load in (lambda: load_content(options.source, settings),
+                 lambda: load_occupations(options.source)):
+        try:
+            loaded.append(load())
+        except BuildError as err:  # report content and data problems of one run together
+            problems.extend(err.problems)
+    if problems:
+        raise BuildError(problems)
+    posts, lists = loaded
     now = options.now or datetime.now(timezone.utc)
     site = build_site(posts, settings, now, drafts=options.drafts, future=options.future)
+    site = replace(site, occupations=with_draws(lists, site.draws))
     return site, render_site(site, options.source / "templates")
 
 

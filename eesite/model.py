@@ -16,6 +16,7 @@ from types import MappingProxyType
 from eesite.analytics import Analytics, analyze
 from eesite.categories import BY_SLUG, CATEGORIES, Category
 from eesite.content import Draw, Post
+from eesite.occupations import EMPTY, OccupationIndex
 from eesite.settings import Settings
 
 
@@ -82,6 +83,7 @@ class Site:
     updated: datetime | None  # newest date on the site: what sitemap and feeds call "now"
     next_draws: Mapping[str, Entry]  # draw URL -> the round after it
     analytics: Analytics = field(default_factory=Analytics)  # trend pages, year-to-date counters
+    occupations: OccupationIndex = EMPTY  # category occupation lists, linked to the draws
 
     def next_draw(self, entry: Entry) -> Entry | None:
         return self.next_draws.get(entry.url)

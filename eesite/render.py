@@ -21,7 +21,9 @@ import markdown
 
 from eesite import __version__
 from eesite.errors import BuildError, Problem
+from eesite.feeds import feed_links, feed_pages
 from eesite.model import Entry, Site
+from eesite.occupation_pages import occupation_pages
 from eesite.trends import trend_pages
 
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
@@ -241,12 +243,10 @@ def draws_json(site: Site) -> Page:
 
 Section = Callable[[Renderer], Iterable[Page | None]]
 
-# Section modules import Page and Renderer from here, so they come after both.
-from eesite.feeds import feed_links, feed_pages  # noqa: E402
-
 # Each part of the site is a section: a function that yields its pages through
 # `Renderer.page` (templated HTML) or as ready `Page`s (XML, JSON). Add new parts here.
-SECTIONS: tuple[Section, ...] = (core_pages, feed_pages, trend_pages)
+# Section modules import Page and Renderer from here only inside functions (no import cycle).
+SECTIONS: tuple[Section, ...] = (core_pages, occupation_pages, feed_pages, trend_pages)
 
 
 def render_site(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS

@@ -5,8 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
+# npm tools of the quality gates (tests/test_gate_*.py), pinned, in a project-local folder.
+TOOLS := .tools
+TOOLS_STAMP := $(TOOLS)/.installed-stamp
+NPM_TOOLS := vnu-jar@26.9.27 axe-core@4.14.1
 
-.PHONY: setup site test lint check clean browser help
+.PHONY: setup site test lint check clean browser tools help
 
 help:
 	@echo "make site   - set up .venv and build the bundled site into output/"
@@ -28,6 +32,18 @@ browser:
 	  echo "installing chromium from Debian (needs root)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; }
 
+# The Nu HTML Checker (vnu.jar, runs on Java) and axe-core, from npm; Java and npm from
+# Debian when missing (needs root there).
+$(TOOLS_STAMP): Makefile
+	@command -v java >/dev/null || { echo "installing Java from Debian (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
+	@command -v npm >/dev/null || { echo "installing npm from Debian (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm install --prefix $(TOOLS) --no-audit --no-fund --no-save --silent $(NPM_TOOLS)
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
 site: setup
 	$(BIN)/eesite build
 
@@ -37,8 +53,8 @@ check: setup
 lint: setup
 	$(BIN)/ruff check eesite tests
 
-test: setup browser lint
+test: setup browser tools lint
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf output .pytest_cache .ruff_cache
+	rm -rf output .pytest_cache .ruff_cache test-artifacts

@@ -21,10 +21,26 @@ from eesite.errors import BuildError, Problem
 from eesite.schema import SLUG, validate
 from eesite.settings import Settings
 
-Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C loader is ~6x faster
+
+class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's C loader is ~6x faster
+    """The safe loader, with values YAML can spell but Python cannot hold (2023-02-30, an
+    integer of 5,000 digits) reported as YAML errors at their line instead of crashing."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as err:
+            raise Unreadable(None, None, f"cannot read {node.value!r:.40}: {err}",
+                             node.start_mark) from None
+
+
+class Unreadable(yaml.constructor.ConstructorError):
+    """Well-formed YAML whose value is impossible (not a syntax error)."""
+
 SECTIONS = {"draws": "draw", "posts": "post", "pages": "page"}  # content/<folder> -> kind
 _HANDLER = YAMLHandler()
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}-")
+_STR = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -50,14 +66,19 @@ def find_sources(root: Path) -> Iterator[Source]:
                 yield Source(path, path.relative_to(root).as_posix(), kind)
 
 
+def _line_at(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
 def decode(data: bytes, rel: str) -> str:
     """The text of a file: UTF-8 with or without BOM, newlines normalised to LF."""
-    if b"\0" in data:
-        raise BuildError([Problem(rel, 0, "", "expected a UTF-8 text file, got binary data")])
+    if (nul := data.find(b"\0")) >= 0:
+        raise BuildError([Problem(rel, _line_at(data, nul), "", "expected a UTF-8 text file, "
+                                  "got binary data (a zero byte)")])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
+        line = _line_at(data, err.start)
         raise BuildError([Problem(rel, line, "", f"expected UTF-8 text, got byte "
                                                  f"0x{data[err.start]:02x}")]) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -87,7 +108,11 @@ def split(text: str, rel: str) -> tuple[dict, dict[str, int], str]:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         line = mark.line + 1 if mark else 1
         reason = getattr(err, "problem", None) or str(err)
-        raise BuildError([Problem(rel, line, "", f"front matter is not valid YAML: {reason}")]
+        if not isinstance(err, Unreadable):
+            reason = f"front matter is not valid YAML: {reason}"
+        raise BuildError([Problem(rel, line, "", reason)]) from None
+    except RecursionError:  # thousands of nested [ or {
+        raise BuildError([Problem(rel, 2, "", "front matter is nested too deeply to read")]
                          ) from None
     if not isinstance(meta, dict):
         raise BuildError([Problem(rel, 2, "", "expected front matter of `key: value` lines, "
@@ -96,9 +121,13 @@ def split(text: str, rel: str) -> tuple[dict, dict[str, int], str]:
     problems = []
     for key_node, _ in node.value:
         key, line = key_node.value, key_node.start_mark.line + 1
-        if key in lines:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:  # 1:, ~:, <<:
+            problems.append(Problem(rel, line, "", "expected a field name such as title, got "
+                                    f"{str(key)[:40]!r}"))
+        elif key in lines:
             problems.append(Problem(rel, line, str(key), f"given twice (first on line {lines[key]})"))
-        lines.setdefault(key, line)
+        else:
+            lines[key] = line
     if problems:
         raise BuildError(problems)
     return meta, lines, body.lstrip("\n")
@@ -113,10 +142,14 @@ def default_slug(source: Source, meta: dict) -> str:
 
 def load_file(source: Source, settings: Settings, tz: tzinfo) -> Post:
     """One content file as a Post; raises BuildError with all of its problems."""
-    data = source.path.read_bytes()
-    if len(data) > settings.max_post_bytes:
-        raise BuildError([Problem(source.rel, 0, "", f"expected at most {settings.max_post_bytes:,}"
-                                                     f" bytes (max_post_bytes), got {len(data):,}")])
+    limit = settings.max_post_bytes
+    with source.path.open("rb") as file:
+        data = file.read(limit + 1)  # never more: a runaway file is refused, not read
+        if len(data) > limit:
+            size = max(source.path.stat().st_size, len(data))
+            raise BuildError([Problem(source.rel, _line_at(data, limit), "",
+                                      f"expected at most {limit:,} bytes (max_post_bytes), got "
+                                      f"{size:,}; the limit is reached on this line")])
     meta, lines, body = split(decode(data, source.rel), source.rel)
     fallback = default_slug(source, meta)
     problems = []
@@ -141,6 +174,27 @@ def load_content(root: Path, settings: Settings) -> tuple[Post, ...]:
             problems.extend(err.problems)
         except OSError as err:
             problems.append(Problem(source.rel, 0, "", f"cannot read the file: {err.strerror}"))
+    problems.extend(_shared_slugs(root, posts))
     if problems:
         raise BuildError(problems)
     return tuple(posts)
+
+
+def _shared_slugs(root: Path, posts: list[Post]) -> Iterator[Problem]:
+    """Two files of one kind with one slug would be one URL: name both, at their slug line.
+
+    (The render stage refuses any two outputs on one path too; this check can name lines.)
+    """
+    first: dict[tuple[str, str], Post] = {}
+    for post in posts:
+        other = first.setdefault((post.kind, post.slug), post)
+        if other is not post:
+            yield Problem(post.source, _slug_line(root, post), "slug", f'"{post.slug}" is also '
+                          f"the slug of {other.source} (line {_slug_line(root, other)}): two "
+                          "items cannot share one URL; change one slug")
+
+
+def _slug_line(root: Path, post: Post) -> int:
+    """The line that gives a post its slug: `slug:`, else a draw's `round:`, else line 1."""
+    _, lines, _ = split(decode((root / post.source).read_bytes(), post.source), post.source)
+    return lines.get("slug") or (lines.get("round") if post.kind == "draw" else None) or 1

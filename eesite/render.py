@@ -94,7 +94,7 @@ def json_ld(entry: Entry, site: Site) -> dict:
 
 def make_environment(templates: Path, site: Site) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
+        loader=jinja2.FileSystemLoader(templates, encoding="utf-8-sig"),  # a BOM is not output
         autoescape=True,  # everywhere: front matter and imported strings are never trusted
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -118,6 +118,9 @@ def template_problem(err: Exception, templates: Path) -> Problem:
         filename = frame.f_code.co_filename
         if filename.endswith((".html", ".xml", ".txt")):
             where = (_rel(filename, templates), line)
+    if isinstance(err, jinja2.TemplateNotFound):  # say where it was looked for, relatively
+        return Problem(where[0], where[1], "", f"template error: TemplateNotFound: no "
+                       f"{err.name!r} in {templates.name}/")
     return Problem(where[0], where[1], "", f"template error: {type(err).__name__}: {err}")
 
 

@@ -7,6 +7,7 @@ failure into a Problem naming the file, line and field, so a build reports all o
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone, tzinfo
@@ -24,12 +25,20 @@ class Invalid(Exception):
     """A value is not what the field wants; the message says what was expected."""
 
 
+# A bounded repr: YAML aliases can nest a "billion laughs" of lists in a few lines, whose
+# full repr would take minutes and gigabytes just to be cut to 80 characters.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxother = 3, 6, 6, 40
+
+
 def _found(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"' if len(value) < 80 else f'"{value[:77]}..."'
     if value is None:
         return "nothing"
-    return f"{type(value).__name__} {value!r}"[:80]
+    if isinstance(value, date):
+        return value.isoformat()
+    return f"{type(value).__name__} {_REPR.repr(value)}"[:80]
 
 
 def _expect(what: str, value: Any) -> Invalid:
@@ -90,7 +99,12 @@ def moment(value: Any, tz: tzinfo) -> datetime:
         value = datetime.combine(value, time())
     if not isinstance(value, datetime):
         raise _expect("a date and time like 2025-07-22T14:05:00-04:00", value)
-    return value if value.tzinfo else value.replace(tzinfo=tz)
+    value = value if value.tzinfo else value.replace(tzinfo=tz)
+    try:  # pages, feeds and the sitemap show it in UTC: 9999-12-31T23:00-05:00 has no UTC
+        value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise _expect("a date and time between the years 1 and 9999 in UTC", value) from None
+    return value
 
 
 def utc_moment(value: Any, _tz: tzinfo) -> datetime:
@@ -152,6 +166,10 @@ def corrections(value: Any, tz: tzinfo) -> tuple[Correction, ...]:
     for item in value:
         if not isinstance(item, dict) or set(item) != {"date", "field", "old", "new"}:
             raise _expect(want, item)
+        for key in ("old", "new"):  # shown on the page: a figure, a date, a text or none
+            value_ = item[key]
+            if isinstance(value_, bool) or not isinstance(value_, int | float | str | date | None):
+                raise _expect(f"a number, date or text as {key}", value_)
         out.append(Correction(day(item["date"], tz), text(item["field"], tz),
                               item["old"], item["new"]))
     return tuple(out)
@@ -198,19 +216,18 @@ def validate(meta: dict, lines: dict[str, int], body: str, source: str, kind: st
     clean: dict[str, Any] = {}
     problems = []
     for key, value in meta.items():
-        line = lines.get(key, 1)
+        line, name = lines.get(key, 1), str(key)  # YAML keys may be numbers, dates or null
         if key not in fields:
             if key in DRAW:
-                problems.append(Problem(source, line, key,
+                problems.append(Problem(source, line, name,
                                         "only draw posts (in content/draws/) take this field"))
             else:
-                problems.append(Problem(source, line, key,
-                                        f"unknown field{nearest(str(key), fields)}"))
+                problems.append(Problem(source, line, name, f"unknown field{nearest(name, fields)}"))
             continue
         try:
             clean[key] = fields[key].convert(value, tz)
         except Invalid as err:
-            problems.append(Problem(source, line, key, str(err)))
+            problems.append(Problem(source, line, name, str(err)))
     for key, field in fields.items():
         if field.required and key not in meta:
             problems.append(Problem(source, 1, key, "required field is missing"))

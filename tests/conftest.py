@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import shutil
 import textwrap
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -12,6 +18,8 @@ import pytest
 from eesite.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / ".tools" / "node_modules"  # npm tools installed by `make tools`
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots for a person to look at (git-ignored)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 SETTINGS = """\
@@ -86,3 +94,60 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 @pytest.fixture
 def site(tmp_path: Path) -> SiteDir:
     return SiteDir(tmp_path / "site")
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Static files, quietly. The `LinkChecker` header lets linkchecker go faster than its
+    default 10 requests a second (it asks servers to opt in)."""
+
+    def end_headers(self) -> None:
+        self.send_header("LinkChecker", "allow")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        pass
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve `folder` on a free port of 127.0.0.1 with the stdlib; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_Handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass(frozen=True)
+class Served:
+    """A built site on disk and the address of a real HTTP server serving it."""
+
+    output: Path
+    base: str  # "http://127.0.0.1:PORT", no trailing slash
+
+
+@pytest.fixture(scope="session")
+def bundled_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The bundled site, built once per test session and served on 127.0.0.1.
+
+    The heavy gates (HTML validity, accessibility, layout, links, sitemap) all read this one
+    build. It is built with the server's address as base_url, so canonical links and sitemap
+    URLs point at the server and the link checker follows them too.
+    """
+    output = tmp_path_factory.mktemp("bundled") / "output"
+    with serve(output) as base:
+        assert main(["build", "--source", str(ROOT), "--output", str(output),
+                     "--base-url", base]) == 0
+        yield Served(output, base)
+
+
+def tool(rel: str) -> Path:
+    """A file of an npm tool under .tools/, or a failure telling how to install it."""
+    path = TOOLS / rel
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `make tools` (or `make test`, which runs it)")
+    return path

@@ -62,45 +62,6 @@ def test_draw_field_in_an_article_is_refused(site):
         "content/posts/p.md:4: invitations: only draw posts (in content/draws/) take this field"]
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (b"", "content/posts/p.md:1: empty file"),
-    (b"\x00\x01\x02binary", "content/posts/p.md: expected a UTF-8 text file, got binary data"),
-    (b"---\ntitle: \xff\n---\n", "content/posts/p.md:2: expected UTF-8 text, got byte 0xff"),
-    (b"no front matter", "content/posts/p.md:1: expected the file to start with a --- line"),
-    (b"---\ntitle: x\n", "content/posts/p.md:1: the front matter is not closed"),
-    (b"---\ntitle: [x\ndate: 2020-01-01\n---\n", "content/posts/p.md:3: front matter is not valid"),
-    (b"---\n- a\n- b\n---\n", "content/posts/p.md:2: expected front matter of `key: value` lines"),
-    (b"---\ntitle: a\ntitle: b\ndate: 2020-01-01\n---\n", "content/posts/p.md:3: title: given twice"),
-])
-def test_malformed_files_get_clear_messages(site, data, expected):
-    site.write("content/posts/p.md", data)
-    (message,) = problems(site)
-    assert message.startswith(expected), message
-
-
-def test_slug_that_escapes_is_refused(site):
-    site.write("content/posts/p.md", post_text(extra='slug: "../../etc/passwd"\n'))
-    (message,) = problems(site)
-    assert message.startswith('content/posts/p.md:4: slug: expected lowercase letters')
-    assert '"../../etc/passwd"' in message
-
-
-def test_oversized_file_is_refused_before_parsing(site):
-    site.write("content/posts/big.md", post_text(body="x" * (S.max_post_bytes + 1)))
-    (message,) = problems(site)
-    assert "expected at most 5,000,000 bytes (max_post_bytes)" in message
-
-
-def test_bom_and_crlf_load_exactly_like_plain_twin(site, tmp_path):
-    text = draw_text(body="Line one.\n\nLine two.")
-    site.write("content/draws/0254-2023-07-05-stem.md", text)
-    (plain,) = load_content(site.root, S)
-    site.write("content/draws/0254-2023-07-05-stem.md",
-               b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
-    (windows,) = load_content(site.root, S)
-    assert windows == plain
-
-
 def test_editor_temp_files_are_ignored(site):
     site.write("content/posts/p.md", post_text())
     for name in (".p.md.swp", "p.md~", ".#p.md", "4913", ".hidden.md"):

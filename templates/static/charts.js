@@ -45,6 +45,7 @@
 
   forms.forEach(function (form) {
     form.hidden = false;
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
     var input = form.querySelector("input");
     input.addEventListener("input", function () {
       var n = parseInt(input.value, 10);

@@ -1,0 +1,70 @@
+"""Quality gates on the bundled site's markup: every HTML page valid, the sitemap valid.
+
+Both read the one build of the session (the `bundled_site` fixture); the Nu HTML Checker
+(vnu.jar, installed from npm by `make tools`) checks every page in one Java run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.conftest import Served, tool
+
+SCHEMAS = Path(__file__).parent / "schemas"
+
+
+def test_every_html_page_passes_the_nu_html_checker(bundled_site: Served):
+    pages = list(bundled_site.output.rglob("*.html"))
+    assert len(pages) > 500  # every draw, article, listing and the 404 page
+    java = shutil.which("java")
+    assert java, "Java is needed for the Nu HTML Checker: apt-get install default-jre-headless"
+    result = subprocess.run(
+        [java, "-jar", str(tool("vnu-jar/build/dist/vnu.jar")), "--skip-non-html",
+         "--errors-only", "--format", "json", str(bundled_site.output)],
+        capture_output=True, text=True, check=False)
+    messages = json.loads(result.stderr or '{"messages": []}')["messages"]
+    errors = [f"{m.get('url', '?').removeprefix('file:' + str(bundled_site.output))}:"
+              f"{m.get('lastLine', 0)}: {m.get('message')}" for m in messages]
+    assert errors == [], f"{len(errors)} HTML errors:\n" + "\n".join(errors[:50])
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_nu_html_checker_finds_errors(tmp_path: Path):
+    """The gate can fail: a page with a skipped heading level and a stray end tag is caught."""
+    (tmp_path / "bad.html").write_text('<!DOCTYPE html><html lang="en"><head><title>x</title>'
+                                       "</head><body><h1>a</h1><h3>b</h3></span></body></html>")
+    result = subprocess.run(["java", "-jar", str(tool("vnu-jar/build/dist/vnu.jar")),
+                             "--errors-only", "--format", "json", str(tmp_path)],
+                            capture_output=True, text=True, check=False)
+    messages = json.loads(result.stderr)["messages"]
+    assert result.returncode == 1 and len(messages) == 2
+
+
+def test_sitemap_is_valid_against_the_sitemaps_org_schema(bundled_site: Served):
+    schema = etree.XMLSchema(etree.parse(SCHEMAS / "sitemap.xsd"))
+    sitemap = etree.parse(bundled_site.output / "sitemap.xml")
+    assert schema.validate(sitemap), schema.error_log
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locs = sitemap.xpath("//s:loc/text()", namespaces=ns)
+    assert all(loc.startswith(bundled_site.base + "/") for loc in locs)
+    assert f"{bundled_site.base}/draws/294/" in locs and f"{bundled_site.base}/404.html" not in locs
+    pages = {p for p in bundled_site.output.rglob("index.html")}
+    assert len(locs) == len(pages)  # every page but 404.html, once
+
+
+@pytest.mark.parametrize("bad", [
+    "<url><loc>/relative/</loc></url>",
+    "<url><loc>https://x.org/</loc><lastmod>yesterday</lastmod></url>",
+    "<url><loc>https://x.org/</loc><priority>2</priority></url>",
+])
+def test_sitemap_schema_rejects_bad_entries(bad: str):
+    schema = etree.XMLSchema(etree.parse(SCHEMAS / "sitemap.xsd"))
+    doc = etree.fromstring(f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{bad}'
+                           "</urlset>".encode())
+    assert not schema.validate(doc)

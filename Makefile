@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup site test lint check clean browser help
+.PHONY: setup site test lint check clean browser help bench serve
 
 help:
 	@echo "make site   - set up .venv and build the bundled site into output/"
@@ -42,3 +42,7 @@ test: setup browser lint
 
 clean:
 	rm -rf output .pytest_cache .ruff_cache
+
+# Speed and memory at 1,000 and 10,000 generated posts (never pass/fail); see README "Performance".
+bench: setup
+	$(BIN)/python benchmarks/run.py

@@ -1,20 +1,26 @@
 """The whole pipeline on one screen: load → model → render → write.
 
 Each stage is a function of the one before; nothing is written until every stage has
-succeeded, so a failed build leaves output/ exactly as it was.
+succeeded, so a failed build leaves output/ exactly as it was. A build keeps its cache in
+`.eesite-cache/` (see cache.py): parsed posts, Markdown HTML, page traces and output digests,
+so a second build only redoes what changed.
 """
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from eesite.cache import Cache
 from eesite.load import load_content
 from eesite.model import Site, build_site
-from eesite.render import render_site
+from eesite.pool import cores
+from eesite.render import Page, render, render_site
 from eesite.settings import Settings
-from eesite.write import WriteReport, write_site
+from eesite.write import Kept, WriteReport, write_site
 
 
 @dataclass(frozen=True)
@@ -27,16 +33,53 @@ class Options:
     future: bool = False
     force: bool = False
     now: datetime | None = None  # None: the current time; tests pin it
+    cache: bool = True  # use and update .eesite-cache/
 
 
 def make_site(options: Options, settings: Settings) -> tuple[Site, dict[str, bytes]]:
-    """Load, model and render: everything but writing. Raises BuildError with every problem."""
-    posts = load_content(options.source, settings)
-    now = options.now or datetime.now(timezone.utc)
-    site = build_site(posts, settings, now, drafts=options.drafts, future=options.future)
+    """Load, model and render, without cache: everything but writing. Raises BuildError."""
+    site = _model(options, settings, load_content(options.source, settings))
     return site, render_site(site, options.source / "templates")
 
 
-def build(options: Options, settings: Settings) -> tuple[Site, WriteReport]:
-    site, files = make_site(options, settings)
-    return site, write_site(files, options.output, options.source, force=options.force)
+def _model(options: Options, settings: Settings, posts) -> Site:
+    now = options.now or datetime.now(timezone.utc)
+    return build_site(posts, settings, now, drafts=options.drafts, future=options.future)
+
+
+@contextmanager
+def _few_collections():
+    """A build allocates millions of long-lived objects; the cyclic collector would rescan them
+    over and over (a third of the run). Collect rarely while building."""
+    old = gc.get_threshold()
+    gc.set_threshold(200_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+def build(options: Options, settings: Settings, cache: Cache | None = None
+          ) -> tuple[Site, WriteReport]:
+    """Build and write; reuses `cache` (e.g. kept in memory by `eesite serve`) or the one on disk."""
+    with _few_collections():
+        if cache is None and options.cache:
+            cache = Cache.open(options.source, settings)
+        jobs = cores()
+        posts = load_content(options.source, settings, cache, jobs)
+        site = _model(options, settings, posts)
+        digests = {rel: hit[0] for rel, hit in cache.posts.items() if hit} if cache else None
+        pages = render(site, options.source / "templates", cache=cache, output=options.output,
+                       post_digests=digests, jobs=jobs)
+        report = write_site(_files(pages), options.output, options.source, force=options.force,
+                            index=cache.output if cache else None)
+        if cache is not None:
+            if report.index != cache.output:
+                cache.output = dict(report.index)
+                cache.changed.add("output")
+            cache.save()
+    return site, report
+
+
+def _files(pages: list[Page]) -> dict[str, bytes | Kept]:
+    return {p.path: Kept(p.kept) if p.kept else p.data for p in pages}

@@ -46,3 +46,7 @@ clean:
 # Speed and memory at 1,000 and 10,000 generated posts (never pass/fail); see README "Performance".
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# Live preview: build, serve on http://127.0.0.1:8000/, rebuild and reload on save (Ctrl-C stops).
+serve: setup
+	$(BIN)/eesite serve

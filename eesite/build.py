@@ -59,9 +59,10 @@ def _few_collections():
         gc.set_threshold(*old)
 
 
-def build(options: Options, settings: Settings, cache: Cache | None = None
-          ) -> tuple[Site, WriteReport]:
-    """Build and write; reuses `cache` (e.g. kept in memory by `eesite serve`) or the one on disk."""
+def build(options: Options, settings: Settings, cache: Cache | None = None,
+          persist: bool = True) -> tuple[Site, WriteReport]:
+    """Build and write; reuses `cache` (kept in memory by `eesite serve`) or the one on disk,
+    and saves it unless `persist` is false (serve saves it when it stops)."""
     with _few_collections():
         if cache is None and options.cache:
             cache = Cache.open(options.source, settings)
@@ -77,7 +78,8 @@ def build(options: Options, settings: Settings, cache: Cache | None = None
             if report.index != cache.output:
                 cache.output = dict(report.index)
                 cache.changed.add("output")
-            cache.save()
+            if persist:
+                cache.save()
     return site, report
 
 

@@ -57,6 +57,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from eesite.serve import serve
+    from eesite.watch import Live
+
+    live = Live(_options(args), base_url=args.base_url, say=_say)
+    return serve(live, args.host, args.port, serve_http=args.command == "serve")
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     root = Path(args.source).resolve()
     settings = load_settings(root)
@@ -116,6 +124,25 @@ def parser() -> argparse.ArgumentParser:
                        "Exit 0 when all is well, 1 with every problem listed otherwise.")
     site_args(p)
     p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("serve", help="build, serve on 127.0.0.1, rebuild and reload on save",
+                       description="Build the site, serve output/ on HOST:PORT (127.0.0.1 only, "
+                       "unless --host says otherwise), watch content/, templates/ and "
+                       "pyproject.toml, rebuild what a change affects and reload open pages. "
+                       "A broken file shows an overlay in the browser; the last good site "
+                       "stays served. Ctrl-C stops.")
+    site_args(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
+                   "127.0.0.1; 0.0.0.0 exposes the site to your network)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; the next free "
+                   "one when busy)")
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("watch", help="rebuild on every save, without a server",
+                       description="The rebuild loop of `eesite serve` without the server, for "
+                       "people with their own. Ctrl-C stops.")
+    site_args(p)
+    p.set_defaults(run=cmd_serve, host="127.0.0.1", port=0)
 
     p = sub.add_parser("new", help="scaffold a draw or an article as a draft",
                        description='eesite new draw [--round N] [--date D] [--category C] | '

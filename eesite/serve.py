@@ -14,6 +14,7 @@ import errno
 import html
 import mimetypes
 import signal
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -169,6 +170,12 @@ class DevServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], live: Live, output: Path):
         self.live, self.output, self.stopping = live, output, False
         super().__init__(address, Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that went away is normal; anything else is one line, not a traceback."""
+        err = sys.exc_info()[1]
+        if not isinstance(err, ConnectionError | TimeoutError):
+            self.live.say(f"error: serving a request failed: {type(err).__name__}: {err}")
 
     def shutdown(self) -> None:
         self.stopping = True

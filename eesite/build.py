@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from eesite.cache import Cache
+from eesite.errors import BuildError
 from eesite.load import load_content
 from eesite.model import Site, build_site
+from eesite.occupations import load_occupations, with_draws
 from eesite.pool import cores
 from eesite.render import Page, render, render_site
 from eesite.settings import Settings
@@ -38,13 +40,26 @@ class Options:
 
 def make_site(options: Options, settings: Settings) -> tuple[Site, dict[str, bytes]]:
     """Load, model and render, without cache: everything but writing. Raises BuildError."""
-    site = _model(options, settings, load_content(options.source, settings))
+    site = load_site(options, settings)
     return site, render_site(site, options.source / "templates")
 
 
-def _model(options: Options, settings: Settings, posts) -> Site:
+def load_site(options: Options, settings: Settings, cache: Cache | None = None,
+              jobs: int = 1) -> Site:
+    """Load content and data, then model them; every problem of both in one BuildError."""
+    problems, loaded = [], []
+    for load in (lambda: load_content(options.source, settings, cache, jobs),
+                 lambda: load_occupations(options.source)):
+        try:
+            loaded.append(load())
+        except BuildError as err:  # report content and data problems of one run together
+            problems.extend(err.problems)
+    if problems:
+        raise BuildError(problems)
+    posts, lists = loaded
     now = options.now or datetime.now(timezone.utc)
-    return build_site(posts, settings, now, drafts=options.drafts, future=options.future)
+    site = build_site(posts, settings, now, drafts=options.drafts, future=options.future)
+    return replace(site, occupations=with_draws(lists, site.draws))
 
 
 @contextmanager
@@ -67,8 +82,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         if cache is None and options.cache:
             cache = Cache.open(options.source, settings)
         jobs = cores()
-        posts = load_content(options.source, settings, cache, jobs)
-        site = _model(options, settings, posts)
+        site = load_site(options, settings, cache, jobs)
         digests = {rel: hit[0] for rel, hit in cache.posts.items() if hit} if cache else None
         pages = render(site, options.source / "templates", cache=cache, output=options.output,
                        post_digests=digests, jobs=jobs)

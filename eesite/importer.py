@@ -1,11 +1,11 @@
 """Draw posts from IRCC's feed: create the missing ones, keep the existing ones in step.
 
-Every round gets one Markdown post in content/draws/ whose front matter follows
-FRONTMATTER.spec.md. Editors write the body and may add keys, retitle a post or rename its
-file, so an existing post is found by its `round` key, only its front matter is rewritten, and
-only when IRCC's figures differ from it. IRCC does correct published rounds (round 238's cut-off
-went from 507 to 490), so a changed headline figure is recorded under `corrections` and dates
-the post `updated`, which the page shows to readers.
+Every round gets one Markdown post in content/draws/ whose front matter is the draw front
+matter documented in README.md ("Content"). Editors write the body and may add keys, retitle
+a post or rename its file, so an existing post is found by its `round` key, only its front
+matter is rewritten, and only when IRCC's figures differ from it. IRCC does correct published
+rounds (round 238's cut-off went from 507 to 490), so a changed headline figure is recorded
+under `corrections` and dates the post `updated`, which the page shows to readers.
 """
 
 from __future__ import annotations

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from eesite.analytics import Analytics, analyze
 from eesite.categories import BY_SLUG, CATEGORIES, Category
 from eesite.content import Draw, Post
+from eesite.occupations import EMPTY, OccupationIndex
 from eesite.settings import Settings
 
 
@@ -80,6 +82,8 @@ class Site:
     home: tuple[Listing, ...]
     updated: datetime | None  # newest date on the site: what sitemap and feeds call "now"
     next_draws: Mapping[str, Entry]  # draw URL -> the round after it
+    analytics: Analytics = field(default_factory=Analytics)  # trend pages, year-to-date counters
+    occupations: OccupationIndex = EMPTY  # category occupation lists, linked to the draws
 
     def next_draw(self, entry: Entry) -> Entry | None:
         return self.next_draws.get(entry.url)
@@ -158,4 +162,5 @@ def build_site(posts: tuple[Post, ...], settings: Settings, now: datetime, *,
         home=paginate(entries, settings.posts_per_page),
         updated=max(dates) if dates else None,
         next_draws=MappingProxyType({a.url: b for a, b in zip(draws, draws[1:], strict=False)}),
+        analytics=analyze(by_draw_date),
     )

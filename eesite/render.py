@@ -23,9 +23,12 @@ import markdown
 from eesite import __version__
 from eesite.cache import CACHE_DIR, Cache, digest
 from eesite.errors import BuildError, Problem
+from eesite.feeds import feed_links, feed_pages
 from eesite.incremental import Keys, Reads, Trace, TracingEnvironment
 from eesite.model import Entry, Site
+from eesite.occupation_pages import occupation_pages
 from eesite.pool import fork_map
+from eesite.trends import trend_pages
 
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
 
@@ -118,7 +121,8 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
     env.filters.update(num=num, signed=signed, long_date=long_date, utc_time=utc_time, iso=iso,
                        absolute=site.settings.absolute)
     env.globals.update(site=site, settings=site.settings, version=__version__,
-                       json_ld=lambda entry: json_ld(entry, site))
+                       json_ld=lambda entry: json_ld(entry, site),
+                       feed_links=lambda category="": feed_links(site, category))
     return env
 
 
@@ -364,7 +368,8 @@ Section = Callable[[Renderer], Iterable[Page | None]]
 
 # Each part of the site is a section: a function that yields its pages through
 # `Renderer.page` (templated HTML) or as ready `Page`s (XML, JSON). Add new parts here.
-SECTIONS: tuple[Section, ...] = (core_pages,)
+# Section modules import Page and Renderer from here only inside functions (no import cycle).
+SECTIONS: tuple[Section, ...] = (core_pages, occupation_pages, feed_pages, trend_pages)
 
 
 def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS, *,

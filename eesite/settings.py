@@ -11,6 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eesite.errors import BuildError, Problem, nearest
@@ -28,17 +29,27 @@ class Settings:
     posts_per_page: int = 10
     feed_length: int = 50
     feed_full_content: bool = True
+    # RFC 4151 tagging entity ("domain,date") of the feeds' permanent item ids. Empty: the host
+    # of the base_url written in pyproject.toml and 2015, the year of the first round.
+    tag_authority: str = ""
     max_post_bytes: int = 5_000_000
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def tagging_entity(self) -> str:
+        """"example.org,2015": the start of every permanent feed id (see `tag_authority`)."""
+        host = (urlsplit(self.base_url).hostname or "localhost").lower()
+        return self.tag_authority or f"{host},2015"
+
     def absolute(self, url: str) -> str:
         """An absolute URL for a site path such as "/draws/254/"."""
         return self.base_url.rstrip("/") + url
 
 
+TAG_AUTHORITY = re.compile(r"^[a-z0-9.\-]+,\d{4}(-\d\d(-\d\d)?)?$")
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _TYPES = {"str": str, "int": int, "bool": bool}
 
@@ -78,6 +89,8 @@ def validate(values: dict, path: str = "pyproject.toml", text: str = "") -> Sett
         ("posts_per_page", settings.posts_per_page > 0, "a positive number"),
         ("feed_length", settings.feed_length > 0, "a positive number"),
         ("max_post_bytes", settings.max_post_bytes > 0, "a positive number"),
+        ("tag_authority", not settings.tag_authority or TAG_AUTHORITY.match(settings.tag_authority),
+         'a lowercase domain and a date, such as "example.org,2026"'),
     ):
         if not ok:
             value = getattr(settings, key)
@@ -103,4 +116,7 @@ def load_settings(root: Path, **overrides) -> Settings:
         raise BuildError([Problem("pyproject.toml", getattr(err, "lineno", 0), "",
                                   f"not valid TOML: {err}")]) from None
     values = {**table, **{k: v for k, v in overrides.items() if v is not None}}
+    if "tag_authority" not in values and isinstance(table.get("base_url"), str):
+        # from the site's own base_url, so that building with --base-url keeps every feed id
+        values["tag_authority"] = Settings(base_url=table["base_url"]).tagging_entity
     return validate(values, "pyproject.toml", text)

@@ -214,7 +214,11 @@ def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes,
             new = safe_join(staging, rel)
             new.parent.mkdir(parents=True, exist_ok=True)
             os.link(output / rel, new, follow_symlinks=False)
-        (staging / MANIFEST).write_text(_manifest_text(files), encoding="utf-8")
+        listing = _manifest_text(files).encode("utf-8")
+        if _same(output / MANIFEST, listing, None, ""):
+            os.link(output / MANIFEST, staging / MANIFEST)  # unchanged: keeps its mtime
+        else:
+            (staging / MANIFEST).write_bytes(listing)
         if output.is_dir() and _exchange(staging, output):
             pass  # staging now holds the old site
         elif output.is_dir():

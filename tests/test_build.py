@@ -28,7 +28,9 @@ def test_build_writes_pages_and_summary_line(site, capsys):
     assert "−14" in page  # CRS change against round 253 (500 → 486)
     assert "Hello &amp; &lt;goodbye&gt;" in site.page("posts/hello/index.html")
     assert site.run("build") == 0
-    assert ": 0 files written, 14 unchanged, 0 removed" in capsys.readouterr().out
+    # 14 pages and files, 3 site-wide and 3 STEM feeds, /feeds/; /numbers/, /charts/, /2023/,
+    # static/charts.js, static/occupations.js
+    assert ": 0 files written, 26 unchanged, 0 removed" in capsys.readouterr().out
 
 
 def test_failed_build_leaves_output_byte_identical(site, capsys):

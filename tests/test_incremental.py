@@ -76,11 +76,17 @@ def test_second_build_renders_only_what_changed(site, capsys):
     capsys.readouterr()
     assert site.run("build") == 0
     assert ": 0 files written," in capsys.readouterr().out
+    before = tree(site.output)
     path = site.root / "content/draws/0004-2023-07-04-stem.md"
     path.write_text(path.read_text().replace("Editor's prose.", "Changed prose."))
     assert site.run("build") == 0
-    assert ": 1 files written," in capsys.readouterr().out  # its page; listings are unchanged
-    assert "Changed prose." in site.page("draws/4/index.html")
+    after = tree(site.output)
+    changed = {p for p in after if after[p] != before.get(p)}
+    # its page and the feeds that carry its full text; listings show no prose: unchanged
+    assert "draws/4/index.html" in changed
+    assert all(p == "draws/4/index.html" or p.endswith((".xml", ".json")) for p in changed), changed
+    assert "sitemap.xml" not in changed and "draws.json" not in changed
+    assert f": {len(changed)} files written," in capsys.readouterr().out
 
 
 def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):

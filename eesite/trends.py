@@ -1,0 +1,144 @@
+"""The trends section: charts, year pages, "Express Entry in numbers" and the pool pages.
+
+A render section (see SECTIONS in render.py): it turns the figures in `site.analytics` into
+chart markup (eesite.charts) and pages. Nothing here counts draws itself beyond shaping the
+analytics for a chart, so every number has one source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from eesite import charts
+from eesite.analytics import Analytics, Month, Year
+from eesite.categories import CATEGORIES
+from eesite.charts import Bar, Point, Series
+from eesite.model import Entry
+
+if TYPE_CHECKING:
+    from eesite.render import Page, Renderer
+
+WINDOW = timedelta(days=365)  # "the last 12 months", counted back from the latest round
+
+
+def long_date(value: date) -> str:
+    """The templates' date format, for chart descriptions."""
+    from eesite.render import long_date as fmt  # here: render imports this module for SECTIONS
+
+    return fmt(value)
+
+
+def crs_series(entries: Sequence[Entry]) -> tuple[Series, ...]:
+    """One series of CRS cut-offs per category present, in the site's category order."""
+    out = []
+    for c in CATEGORIES:
+        points = tuple(
+            Point(e.draw.draw_date, e.draw.crs_cutoff,
+                  f"Round {e.draw.round}, {long_date(e.draw.draw_date)}: {c.label}, "
+                  f"CRS {e.draw.crs_cutoff}, {e.draw.invitations:,} invitations")
+            for e in entries if e.draw.category == c.slug)
+        if points:
+            out.append(Series(c.slug, c.label, points))
+    return tuple(out)
+
+
+def _extreme_text(entries: Sequence[Entry]) -> str:
+    low = min(reversed(entries), key=lambda e: e.draw.crs_cutoff)
+    high = max(reversed(entries), key=lambda e: e.draw.crs_cutoff)
+    return (f"Lowest cut-off {low.draw.crs_cutoff} (round {low.draw.round}, {low.category.label}, "
+            f"{long_date(low.draw.draw_date)}); highest {high.draw.crs_cutoff} (round "
+            f"{high.draw.round}, {high.category.label}, {long_date(high.draw.draw_date)}).")
+
+
+def crs_chart(chart_id: str, title: str, entries: Sequence[Entry], start: date, end: date
+              ) -> dict:
+    """A CRS cut-off chart with its key, for the `figure` macro; `entries` oldest first."""
+    series = crs_series(entries)
+    desc = (f"Line chart of the CRS cut-off of {len(entries)} rounds from {long_date(start)} to "
+            f"{long_date(end)}, one line and marker shape per category: "
+            f"{', '.join(s.label for s in series)}. {_extreme_text(entries)} "
+            "The table after the chart lists every round.")
+    svg = charts.time_chart(chart_id, title, desc, series, start=start, end=end, crs=True,
+                            tooltips=len(entries) <= 200)
+    return {"id": chart_id, "title": title, "svg": svg, "key": charts.legend(series), "crs": True,
+            "entries": tuple(reversed(entries))}
+
+
+def month_chart(chart_id: str, title: str, months: Sequence[Month], latest: date) -> dict:
+    """Invitations per month as columns; the month of the latest round is drawn as partial."""
+    bars = [Bar(m.label, m.invitations, (m.year, m.month) == (latest.year, latest.month))
+            for m in months]
+    if len(months) > 24:
+        labels = [(i, str(m.year)) for i, m in enumerate(months)
+                  if m.month == 1 and m.year % (2 if len(months) > 96 else 1) == 0]
+    else:
+        labels = [(i, m.short[:3]) for i, m in enumerate(months) if i % 2 == 0]
+    busiest = max(months, key=lambda m: m.invitations)
+    desc = (f"Column chart of invitations issued per month, {months[0].label} to "
+            f"{months[-1].label}. The busiest month was {busiest.label} with "
+            f"{busiest.invitations:,} invitations in {busiest.rounds} rounds. "
+            f"{sum(1 for m in months if not m.rounds)} months had no round. "
+            "The table after the chart lists every month.")
+    return {"id": chart_id, "title": title, "months": tuple(reversed(months)),
+            "svg": charts.column_chart(chart_id, title, desc, bars, "invitations", labels=labels)}
+
+
+def year_chart(chart_id: str, title: str, years: Sequence[Year]) -> dict:
+    bars = [Bar(str(y.year), y.invitations, not y.complete) for y in years]
+    desc = ("Bar chart of invitations issued per year: "
+            + "; ".join(f"{y.year}: {y.invitations:,}{' so far' if not y.complete else ''}"
+                        for y in years) + ".")
+    return {"id": chart_id, "title": title, "svg": charts.bar_chart(chart_id, title, desc, bars)}
+
+
+def pool_chart(chart_id: str, title: str, a: Analytics) -> dict:
+    snaps = a.snapshots
+    series = (Series("general", "Candidates in the pool", tuple(
+        Point(s.as_of, s.total, f"{long_date(s.as_of)}: {s.total:,} candidates") for s in snaps)),)
+    low, high = min(snaps, key=lambda s: s.total), max(snaps, key=lambda s: s.total)
+    desc = (f"Line chart of the number of candidates in the Express Entry pool in "
+            f"{len(snaps)} snapshots published by IRCC from {long_date(snaps[0].as_of)} to "
+            f"{long_date(snaps[-1].as_of)}: {snaps[0].total:,} at the start, "
+            f"{snaps[-1].total:,} in the latest; smallest {low.total:,} "
+            f"({long_date(low.as_of)}), largest {high.total:,} ({long_date(high.as_of)}).")
+    svg = charts.time_chart(chart_id, title, desc, series, start=snaps[0].as_of,
+                            end=snaps[-1].as_of, zero=True, marker_size=2.5)
+    return {"id": chart_id, "title": title, "svg": svg}
+
+
+def trend_pages(r: Renderer) -> Iterator[Page | None]:
+    """/numbers/, /charts/, /<year>/ for every year with rounds, /pool/ and a page per snapshot."""
+    site, a = r.site, r.site.analytics
+    if not a.years:
+        return
+    chrono = tuple(reversed(site.draws))
+    first, latest = chrono[0].draw.draw_date, chrono[-1].draw.draw_date
+    recent = tuple(e for e in chrono if e.draw.draw_date > latest - WINDOW)
+    when = site.latest_draw.post.date
+    yield r.page("/numbers/", "numbers.html", "eesite/trends.py", when, a=a,
+                 per_year=year_chart("per-year", "Invitations per year", a.years))
+    yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a,
+                 recent=crs_chart("crs-recent", "CRS cut-off, last 12 months", recent,
+                                  latest - WINDOW, latest),
+                 alltime=crs_chart("crs-all", "CRS cut-off, all rounds", chrono, first, latest),
+                 per_month=month_chart("per-month", "Invitations per month", a.months, latest),
+                 per_year=year_chart("per-year", "Invitations per year", a.years))
+    for i, y in enumerate(a.years):
+        start, end = date(y.year, 1, 1), (date(y.year, 12, 31) if y.complete else y.through)
+        yield r.page(y.url, "year.html", "eesite/trends.py", y.entries[-1].post.date, y=y,
+                     older=a.years[i - 1] if i else None,
+                     newer=a.years[i + 1] if i + 1 < len(a.years) else None,
+                     crs=crs_chart(f"crs-{y.year}", f"CRS cut-off in {y.year}", y.entries,
+                                   start, end),
+                     per_month=month_chart(f"months-{y.year}", f"Invitations per month, {y.year}",
+                                           y.months, latest))
+    if a.snapshots:
+        yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a,
+                     size=pool_chart("pool-size", "Candidates in the pool", a))
+        for i, s in enumerate(a.snapshots):
+            yield r.page(s.url, "snapshot.html", "eesite/trends.py", s.entries[-1].post.date,
+                         s=s, older=a.snapshots[i - 1] if i else None,
+                         newer=a.snapshots[i + 1] if i + 1 < len(a.snapshots) else None)
+

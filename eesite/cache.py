@@ -26,6 +26,7 @@ from eesite import __version__
 
 CACHE_DIR = ".eesite-cache"
 _MAGIC = b"eesite-cache 1\n"
+FORMAT = 3  # bump when a cached type changes shape: older stores are then discarded
 _SAFE = {
     "builtins": {"set", "frozenset", "tuple", "dict", "list", "object"},
     "datetime": {"date", "datetime", "timedelta", "timezone", "time"},
@@ -92,7 +93,7 @@ def settings_key(settings: object) -> str:
     """Everything besides the input files that changes what a build produces."""
     from eesite.render import MARKDOWN_EXTENSIONS
 
-    return digest(repr((__version__, markdown.__version__, jinja2.__version__,
+    return digest(repr((FORMAT, __version__, markdown.__version__, jinja2.__version__,
                         MARKDOWN_EXTENSIONS, settings)))
 
 

@@ -123,6 +123,7 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
     env.globals.update(site=site, settings=site.settings, version=__version__,
                        json_ld=lambda entry: json_ld(entry, site),
                        feed_links=lambda category="": feed_links(site, category))
+    env.trace_filters()
     return env
 
 
@@ -242,7 +243,7 @@ class Renderer:
             self.traces[path] = old
             return Page(path, b"", origin, kept=old.output)
         data = make()
-        self.traces[path] = Trace("", key, (), (), (), (), digest(data))
+        self.traces[path] = Trace("", key, (), (), (), digest(data))
         return Page(path, data, origin)
 
     def _in_output(self, path: str, output_digest: str) -> bool:

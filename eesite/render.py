@@ -387,7 +387,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
     renderer.prepare_markdown(entries, jobs)
     tasks = 1
     if jobs > 1 and len(entries) >= 300 and _much_to_render(renderer, cache):
-        tasks = jobs * 2
+        tasks = jobs  # each task runs every section: more tasks repeat that work
 
     def share(k: int) -> tuple[list, dict, set, int]:
         renderer.share, renderer._turn = (k, tasks), 0
@@ -395,7 +395,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
         return renderer.run(sections), renderer.traces, renderer.problems, renderer.rendered
 
     found, traces, problems, rendered = [], {}, set(), 0
-    for pages, more, trouble, count in fork_map(share, range(tasks), jobs, batches=2):
+    for pages, more, trouble, count in fork_map(share, range(tasks), jobs, batches=1):
         found += pages
         traces.update(more)
         problems |= trouble

@@ -30,7 +30,7 @@ _SCRIPT = """<script>/* eesite serve: live reload (not in output/) */
 s.addEventListener("reload",function(){s.close();location.reload();});})();
 </script>"""
 _OVERLAY = """<div id="eesite-error" role="alert" style="position:fixed;inset:0;z-index:2147483647;
-overflow:auto;background:rgba(20,0,0,.92);color:#fff;font:16px/1.5 system-ui,sans-serif;padding:2rem">
+overflow:auto;background:rgba(20,0,0,.97);color:#fff;font:16px/1.5 system-ui,sans-serif;padding:2rem">
 <h2 style="margin-top:0;color:#ffb4b4">The site did not build: %d problem%s</h2>
 <p>Showing the last good version. Fix the file and save: this page reloads by itself.</p>
 <ul style="font-family:ui-monospace,monospace">%s</ul></div>"""

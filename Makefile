@@ -10,7 +10,7 @@ TOOLS := .tools
 TOOLS_STAMP := $(TOOLS)/.installed-stamp
 NPM_TOOLS := vnu-jar@26.9.27 axe-core@4.14.1
 
-.PHONY: setup site test lint check clean browser tools help
+.PHONY: setup site test lint check clean browser tools help bench serve
 
 help:
 	@echo "make site   - set up .venv and build the bundled site into output/"
@@ -58,3 +58,11 @@ test: setup browser tools lint
 
 clean:
 	rm -rf output .pytest_cache .ruff_cache test-artifacts
+
+# Speed and memory at 1,000 and 10,000 generated posts (never pass/fail); see README "Performance".
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+# Live preview: build, serve on http://127.0.0.1:8000/, rebuild and reload on save (Ctrl-C stops).
+serve: setup
+	$(BIN)/eesite serve

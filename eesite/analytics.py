@@ -7,6 +7,7 @@ results are frozen dataclasses; templates only format them.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -200,8 +201,14 @@ class Analytics:
     same_day_rounds: int = 0  # days with more than one round
 
     def previous_snapshot(self, snapshot: Snapshot) -> Snapshot | None:
-        index = self.snapshots.index(snapshot)
-        return self.snapshots[index - 1] if index else None
+        return self._before.get(snapshot.url)
+
+    @functools.cached_property
+    def _before(self) -> Mapping[str, Snapshot | None]:
+        """Snapshot URL → the one before it: the pool page asks for every snapshot, and a
+        search of the tuple each time would make it quadratic (minutes at 10,000 rounds)."""
+        return {s.url: before for before, s in zip((None, *self.snapshots), self.snapshots,
+                                                    strict=False)}
 
 
 # ---- computing -----------------------------------------------------------------------------

@@ -57,6 +57,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from eesite.serve import serve
+    from eesite.watch import Live
+
+    live = Live(_options(args), base_url=args.base_url, say=_say)
+    return serve(live, args.host, args.port, serve_http=args.command == "serve")
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     root = Path(args.source).resolve()
     settings = load_settings(root)
@@ -103,19 +111,33 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--drafts", action="store_true", help="include posts with draft: true")
         p.add_argument("--future", action="store_true", help="include posts dated in the future")
 
-    p = sub.add_parser("build", help="build the site into output/",
-                       description="Build the site. output/ is replaced in one step, and only "
-                       "when the whole build succeeded.")
-    site_args(p)
+    def site_command(name: str, run, help: str, description: str,  # noqa: A002
+                     **defaults) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description)
+        site_args(p)
+        p.set_defaults(run=run, **defaults)
+        return p
+
+    p = site_command("build", cmd_build, "build the site into output/",
+                     "Build the site. output/ is replaced in one step, and only when the whole "
+                     "build succeeded.")
     p.add_argument("--force", action="store_true", help="build into a non-empty folder eesite "
                    "did not create, or over files it did not write")
-    p.set_defaults(run=cmd_build)
-
-    p = sub.add_parser("check", help="validate content and templates; write nothing",
-                       description="Load, validate and render everything without writing. "
-                       "Exit 0 when all is well, 1 with every problem listed otherwise.")
-    site_args(p)
-    p.set_defaults(run=cmd_check)
+    site_command("check", cmd_check, "validate content and templates; write nothing",
+                 "Load, validate and render everything without writing. Exit 0 when all is "
+                 "well, 1 with every problem listed otherwise.")
+    p = site_command("serve", cmd_serve, "build, serve on 127.0.0.1, rebuild and reload on save",
+                     "Build the site, serve output/ on HOST:PORT (127.0.0.1 only, unless --host "
+                     "says otherwise), watch content/, templates/ and pyproject.toml, rebuild "
+                     "what a change affects and reload open pages. A broken file shows an "
+                     "overlay in the browser; the last good site stays served. Ctrl-C stops.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
+                   "127.0.0.1; 0.0.0.0 exposes the site to your network)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; the next free "
+                   "one when busy)")
+    site_command("watch", cmd_serve, "rebuild on every save, without a server",
+                 "The rebuild loop of `eesite serve` without the server, for people with their "
+                 "own. Ctrl-C stops.", host="127.0.0.1", port=0)
 
     p = sub.add_parser("new", help="scaffold a draw or an article as a draft",
                        description='eesite new draw [--round N] [--date D] [--category C] | '

@@ -9,8 +9,9 @@ error (Pelican refuses that too).
 from __future__ import annotations
 
 import json
+import os
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -20,10 +21,13 @@ import jinja2
 import markdown
 
 from eesite import __version__
+from eesite.cache import CACHE_DIR, Cache, digest
 from eesite.errors import BuildError, Problem
 from eesite.feeds import feed_links, feed_pages
+from eesite.incremental import Keys, Reads, Trace, TracingEnvironment
 from eesite.model import Entry, Site
 from eesite.occupation_pages import occupation_pages
+from eesite.pool import fork_map
 from eesite.trends import trend_pages
 
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
@@ -38,6 +42,17 @@ class Page:
     origin: str
     lastmod: datetime | None = None  # for the sitemap; None keeps the page out of it
     in_sitemap: bool = False
+    kept: str = ""  # digest of the identical file already in output/ (data is then empty)
+
+
+@dataclass(frozen=True)
+class _Made(Page):
+    """A page this process rendered (or kept) through Renderer.page."""
+
+
+@dataclass(frozen=True)
+class _Elsewhere(Page):
+    """A placeholder for a page another worker renders (data is empty)."""
 
 
 def url_to_path(url: str) -> str:
@@ -92,9 +107,12 @@ def json_ld(entry: Entry, site: Site) -> dict:
     return data
 
 
-def make_environment(templates: Path, site: Site) -> jinja2.Environment:
-    env = jinja2.Environment(
+def make_environment(templates: Path, site: Site, compiled: Path | None = None
+                     ) -> TracingEnvironment:
+    """Jinja with eesite's filters; `compiled` keeps compiled templates between runs."""
+    env = TracingEnvironment(
         loader=jinja2.FileSystemLoader(templates, encoding="utf-8-sig"),  # a BOM is not output
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled)) if compiled else None,
         autoescape=True,  # everywhere: front matter and imported strings are never trusted
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -105,6 +123,7 @@ def make_environment(templates: Path, site: Site) -> jinja2.Environment:
     env.globals.update(site=site, settings=site.settings, version=__version__,
                        json_ld=lambda entry: json_ld(entry, site),
                        feed_links=lambda category="": feed_links(site, category))
+    env.trace_filters()
     return env
 
 
@@ -133,27 +152,113 @@ def _rel(filename: str, templates: Path) -> str:
 
 
 class Renderer:
-    """Renders every page of a Site; collects template problems instead of stopping at one."""
+    """Renders the pages of a Site; collects template problems instead of stopping at one.
 
-    def __init__(self, site: Site, templates: Path):
+    With a Cache it reuses the HTML of unchanged Markdown and keeps pages whose recorded reads
+    are unchanged (incremental.py). `share` = (k, n) makes it render only every n-th page from
+    the k-th on, so n forked workers can split one run of the sections between them.
+    """
+
+    def __init__(self, site: Site, templates: Path, cache: Cache | None = None,
+                 output: Path | None = None, post_digests: Mapping[str, str] | None = None):
         self.site = site
         self.templates = templates
-        self.env = make_environment(templates, site)
+        compiled = cache.root / CACHE_DIR / "jinja" if cache else None
+        if compiled:
+            compiled.mkdir(parents=True, exist_ok=True)
+        self.env = make_environment(templates, site, compiled)
         self.md = markdown.Markdown(extensions=list(MARKDOWN_EXTENSIONS), output_format="html")
         self.problems: set[Problem] = set()
+        self.cache = cache
+        self.output = output
+        self.html: dict[str, str] = dict(cache.html) if cache else {}  # body digest -> HTML
+        self.keys = Keys(site, self.env, post_digests or {}) if cache else None
+        self.traces: dict[str, Trace] = {}
+        self.rendered = 0  # pages rendered (not kept) by this process
+        self.share = (0, 1)
+        self._turn = 0
 
     def markdown(self, entry: Entry) -> str:
-        self.md.reset()
-        return self.md.convert(entry.post.body)
+        body = entry.post.body
+        key = digest(body)
+        html = self.html.get(key)
+        if html is None:
+            self.md.reset()
+            html = self.html[key] = self.md.convert(body)
+        return html
+
+    def prepare_markdown(self, entries: Iterable[Entry], jobs: int) -> None:
+        """Convert every body not in the cache up front, over `jobs` processes when many."""
+        todo = {digest(e.post.body): e.post.body for e in entries}
+        todo = [(k, b) for k, b in todo.items() if k not in self.html]
+
+        def convert(item: tuple[str, str]) -> tuple[str, str]:
+            self.md.reset()
+            return item[0], self.md.convert(item[1])
+
+        self.html.update(fork_map(convert, todo, jobs if len(todo) >= 200 else 1))
 
     def page(self, url: str, template: str, origin: str, lastmod: datetime | None = None,
              **context) -> Page | None:
+        """The page at `url` from `template` (in the sitemap); None if the template failed."""
+        return self._make(url_to_path(url), url, template, origin, lastmod, True, context)
+
+    def page_at(self, path: str, url: str, template: str, origin: str, **context) -> Page | None:
+        """A templated file at a path of its own (such as 404.html), left out of the sitemap."""
+        return self._make(path, url, template, origin, None, False, context)
+
+    def _make(self, path: str, url: str, template: str, origin: str, lastmod: datetime | None,
+              in_sitemap: bool, context: dict) -> Page | None:
+        turn, (mine, count) = self._turn, self.share
+        self._turn += 1
+        if turn % count != mine:
+            return _Elsewhere(path, b"", origin, lastmod, in_sitemap)
+        keys, ctx = self.keys, ""
+        if keys is not None:
+            ctx = keys.value({"url": url, **context})
+            old = self.cache.pages.get(path)
+            if old and keys.still_valid(old, template, ctx) and self._in_output(path, old.output):
+                self.traces[path] = old
+                return _Made(path, b"", origin, lastmod, in_sitemap, kept=old.output)
+        reads = self.env.reads = Reads() if keys is not None else None
         try:
             html = self.env.get_template(template).render(url=url, **context)
         except Exception as err:  # noqa: BLE001 - any template failure is the editor's to fix
             self.problems.add(template_problem(err, self.templates))
             return None
-        return Page(url_to_path(url), html.encode("utf-8"), origin, lastmod, in_sitemap=True)
+        finally:
+            self.env.reads = None
+        data = html.encode("utf-8")
+        self.rendered += 1
+        if reads is not None:
+            reads.templates.add(template)
+            self.traces[path] = keys.trace(template, ctx, reads, digest(data))
+        return _Made(path, data, origin, lastmod, in_sitemap)
+
+    def ready(self, path: str, origin: str, inputs: object, make: Callable[[], bytes]) -> Page:
+        """A file built in Python (XML, JSON) whose bytes depend only on `inputs`: made again
+        only when they changed, else kept as it is in output/."""
+        if self.keys is None:
+            return Page(path, make(), origin)
+        key = self.keys.value(inputs)
+        old = self.cache.pages.get(path)
+        if old and not old.template and old.fingerprint == key and self._in_output(path, old.output):
+            self.traces[path] = old
+            return Page(path, b"", origin, kept=old.output)
+        data = make()
+        self.traces[path] = Trace("", key, (), (), (), digest(data))
+        return Page(path, data, origin)
+
+    def _in_output(self, path: str, output_digest: str) -> bool:
+        """Is the file eesite wrote at `path` last time still there, untouched?"""
+        known = self.cache.output.get(path) if self.output else None
+        if not known or known[0] != output_digest:
+            return False
+        try:
+            st = os.stat(self.output / path)
+        except OSError:
+            return False
+        return (st.st_size, st.st_mtime_ns) == known[1:]
 
     def check_templates(self) -> None:
         """Compile every template so syntax errors in unused ones are found too."""
@@ -162,6 +267,27 @@ class Renderer:
                 self.env.get_template(name)
             except jinja2.TemplateSyntaxError as err:
                 self.problems.add(template_problem(err, self.templates))
+
+    def run(self, sections: tuple[Section, ...]) -> list[tuple[int, Page]]:
+        """(position, page) of this process's share of the pages the sections yield.
+
+        Ready-made pages are shared out by their own count, templated ones by `_make`.
+        """
+        mine, count = self.share
+        out, ready, position = [], 0, 0
+        for section in sections:
+            for page in section(self):
+                if page is None:
+                    continue
+                position += 1
+                if isinstance(page, _Elsewhere):
+                    continue
+                if not isinstance(page, _Made):
+                    ready += 1
+                    if (ready - 1) % count != mine:
+                        continue
+                out.append((position, page))
+        return out
 
 
 def core_pages(r: Renderer) -> Iterator[Page | None]:
@@ -184,9 +310,7 @@ def core_pages(r: Renderer) -> Iterator[Page | None]:
     for group in site.tags:
         yield r.page(group.url, "tag.html", "templates/tag.html", group.entries[0].post.date,
                      group=group)
-    not_found = r.page("/404/", "404.html", "templates/404.html")
-    if not_found:
-        yield Page("404.html", not_found.data, not_found.origin)
+    yield r.page_at("404.html", "/404/", "404.html", "templates/404.html")
 
 
 def static_files(templates: Path) -> Iterator[Page]:
@@ -252,24 +376,82 @@ Section = Callable[[Renderer], Iterable[Page | None]]
 SECTIONS: tuple[Section, ...] = (core_pages, occupation_pages, feed_pages, trend_pages)
 
 
-def render_site(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
-                ) -> dict[str, bytes]:
-    """Every output file of the site, or a BuildError listing every problem met."""
-    renderer = Renderer(site, templates)
+def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS, *,
+           cache: Cache | None = None, output: Path | None = None,
+           post_digests: Mapping[str, str] | None = None, jobs: int = 1) -> list[Page]:
+    """Every output file of the site, or a BuildError listing every problem met.
+
+    With a cache, pages that would come out the same are returned as `kept` (no data) and the
+    cache is updated; with jobs > 1 a large site is rendered by forked workers.
+    """
+    renderer = Renderer(site, templates, cache, output, post_digests)
     renderer.check_templates()
-    pages = [p for section in sections for p in section(renderer) if p is not None]
-    pages += [*static_files(templates), sitemap(site, pages), robots(site), draws_json(site)]
-    problems = set(renderer.problems)
-    files: dict[str, bytes] = {}
-    origins: dict[str, str] = {}
+    entries = (*site.entries, *site.pages)
+    renderer.prepare_markdown(entries, jobs)
+    tasks = 1
+    if jobs > 1 and len(entries) >= 300 and _much_to_render(renderer, cache):
+        tasks = jobs  # each task runs every section: more tasks repeat that work
+
+    def share(k: int) -> tuple[list, dict, set, int]:
+        renderer.share, renderer._turn = (k, tasks), 0
+        renderer.traces, renderer.problems, renderer.rendered = {}, set(renderer.problems), 0
+        return renderer.run(sections), renderer.traces, renderer.problems, renderer.rendered
+
+    found, traces, problems, rendered = [], {}, set(), 0
+    for pages, more, trouble, count in fork_map(share, range(tasks), jobs, batches=1):
+        found += pages
+        traces.update(more)
+        problems |= trouble
+        rendered += count
+    pages = [page for _, page in sorted(found, key=lambda item: item[0])]
+    renderer.share, renderer.traces = (0, 1), traces
+    listed = [(p.path, p.lastmod) for p in pages if p.in_sitemap]
+    pages += [*static_files(templates),
+              renderer.ready("sitemap.xml", "sitemap.xml", (listed, site.settings),
+                             lambda: sitemap(site, pages).data),
+              robots(site),
+              renderer.ready("draws.json", "draws.json", (site.draws, site.settings, site.updated),
+                             lambda: draws_json(site).data)]
+    files: dict[str, str] = {}
     for page in pages:
-        if page.path in origins:
+        if page.path in files:
             problems.add(Problem(page.origin, 0, "", f"{page.path} is also produced by "
-                                 f"{origins[page.path]}: two items cannot share one URL; "
+                                 f"{files[page.path]}: two items cannot share one URL; "
                                  "change a slug"))
             continue
-        origins[page.path] = page.origin
-        files[page.path] = page.data
+        files[page.path] = page.origin
     if problems:
         raise BuildError(problems)
-    return files
+    if cache is not None:
+        _update_cache(cache, renderer, entries, traces, rendered)
+    return pages
+
+
+def _much_to_render(renderer: Renderer, cache: Cache | None) -> bool:
+    """Worth forking: no traces yet, or a template changed (most pages will render again)."""
+    if cache is None or not cache.pages:
+        return True
+    names = renderer.env.list_templates()
+    now = {name: renderer.keys.template(name) for name in names}
+    return now != cache.templates
+
+
+def _update_cache(cache: Cache, renderer: Renderer, entries, traces: dict, rendered: int) -> None:
+    used = {digest(e.post.body) for e in entries}
+    html = {k: v for k, v in renderer.html.items() if k in used}
+    if html.keys() != cache.html.keys():
+        cache.html = html
+        cache.changed.add("html")
+    if rendered or traces.keys() != cache.pages.keys():
+        cache.pages = traces
+        cache.changed.add("pages")
+    names = {n: renderer.keys.template(n) for n in renderer.env.list_templates()}
+    if names != cache.templates:
+        cache.templates = names
+        cache.changed.add("templates")
+
+
+def render_site(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
+                ) -> dict[str, bytes]:
+    """Every output file of the site as bytes (no cache), or a BuildError."""
+    return {page.path: page.data for page in render(site, templates, sections)}

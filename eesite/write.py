@@ -11,14 +11,22 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from eesite.cache import digest
 from eesite.errors import BuildError, Problem
 
 MANIFEST = ".eesite-manifest"
 _HEADER = "# eesite manifest: the files eesite wrote here (others are left alone)\n"
+
+
+# In live preview (serve/watch) up to this many changed files are replaced one by one, each
+# atomically, instead of swapping the whole site; `eesite build` always swaps (limit 0), so a
+# deployed output/ is the old site or the new one, never a mix.
+IN_PLACE_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,14 @@ class WriteReport:
     written: int
     unchanged: int
     removed: int
+    index: Mapping[str, tuple[str, int, int]] = field(default_factory=dict)  # path → digest,
+    # size, mtime_ns of every file written: the next build compares digests, not bytes
+
+
+class Kept(NamedTuple):
+    """A file known (by digest) to be unchanged in output/: link it, do not rewrite it."""
+
+    digest: str
 
 
 def safe_join(base: Path, rel: str) -> Path:
@@ -49,8 +65,14 @@ def read_manifest(output: Path) -> set[str] | None:
 def existing_files(output: Path) -> set[str]:
     if not output.is_dir():
         return set()
-    return {p.relative_to(output).as_posix() for p in output.rglob("*")
-            if (p.is_file() or p.is_symlink()) and p.name != MANIFEST}
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(output):
+        here = os.path.relpath(dirpath, output).replace(os.sep, "/")
+        prefix = "" if here == "." else here + "/"
+        found.update(prefix + name for name in filenames)
+        found.update(prefix + name for name in dirnames if os.path.islink(os.path.join(dirpath, name)))
+    found.discard(MANIFEST)
+    return found
 
 
 def check_target(output: Path, source: Path, files: Mapping[str, bytes], force: bool) -> None:
@@ -66,13 +88,17 @@ def check_target(output: Path, source: Path, files: Mapping[str, bytes], force: 
     if output.exists() and not output.is_dir():
         raise BuildError([Problem(str(output), 0, "", "the output path is a file, not a folder")])
     manifest = read_manifest(output)
-    present = existing_files(output)
-    if manifest is None and present and not force:
-        raise BuildError([Problem(str(output), 0, "", f"the folder is not empty and eesite did not"
-                                  f" create it ({len(present)} files); use --force to build "
-                                  "into it anyway (its other files are kept)")])
-    foreign = sorted((present - (manifest or set())) & set(files))
-    if foreign and manifest is not None and not force:
+    if manifest is None:
+        present = existing_files(output)
+        if present and not force:
+            raise BuildError([Problem(str(output), 0, "", f"the folder is not empty and eesite did "
+                                      f"not create it ({len(present)} files); use --force to build "
+                                      "into it anyway (its other files are kept)")])
+        return
+    # Only paths that are new to the manifest can collide with a file eesite did not write.
+    foreign = sorted(rel for rel in files if rel not in manifest
+                     and os.path.lexists(os.path.join(output, rel)))
+    if foreign and not force:
         raise BuildError([Problem(f"{output}/{p}", 0, "", "a file eesite did not write is in the "
                                   "way; move it, or use --force to overwrite it")
                           for p in foreign[:20]])
@@ -89,44 +115,111 @@ def _exchange(a: Path, b: Path) -> bool:
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
-def _same(path: Path, data: bytes) -> bool:
+def _same(path: Path, data: bytes, known: tuple[str, int, int] | None, key: str) -> bool:
+    """Are the bytes at `path` already `data`? By the recorded digest when the file is as eesite
+    left it (same size and mtime), else by reading it."""
     try:
-        return path.stat().st_size == len(data) and path.read_bytes() == data
+        st = path.stat()
     except OSError:
         return False
+    if known and (st.st_size, st.st_mtime_ns) == known[1:]:
+        return known[0] == key
+    return st.st_size == len(data) and path.read_bytes() == data
 
 
-def write_site(files: Mapping[str, bytes], output: Path, source: Path,
-               force: bool = False) -> WriteReport:
-    """Replace `output` with exactly `files` (plus files eesite does not own), atomically."""
+def _stamp(path: Path, key: str) -> tuple[str, int, int]:
+    st = path.stat()
+    return key, st.st_size, st.st_mtime_ns
+
+
+def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
+               force: bool = False, index: Mapping[str, tuple[str, int, int]] | None = None,
+               in_place_limit: int = 0) -> WriteReport:
+    """Make `output` hold exactly `files` (plus files eesite does not own).
+
+    Nothing happens when nothing changed; a few changed files are each replaced atomically in
+    place; more are assembled in a staging folder swapped in with one atomic rename. `index`
+    (from the last WriteReport) lets unchanged files be recognised without reading them.
+    """
     check_target(output, source, files, force)
     targets = {rel: safe_join(output, rel) for rel in files}  # validate every path first
-    manifest = read_manifest(output) or set()
-    foreign = existing_files(output) - manifest - set(files)
+    index = index or {}
+    manifest = read_manifest(output)
+    changed: dict[str, tuple[bytes, str]] = {}
+    stamps: dict[str, tuple[str, int, int]] = {}
+    for rel, data in files.items():
+        if isinstance(data, Kept):
+            stamps[rel] = index[rel]
+            continue
+        key = digest(data)
+        if _same(targets[rel], data, index.get(rel), key):
+            stamps[rel] = index.get(rel) or _stamp(targets[rel], key)
+        else:
+            changed[rel] = (data, key)
+    removed = (manifest or set()) - set(files)
+    unchanged = len(files) - len(changed)
+    if manifest is not None and output.is_dir() and len(changed) + len(removed) <= in_place_limit:
+        _write_in_place(output, changed, removed, stamps, set(files) != manifest, files)
+    else:
+        _write_swap(output, files, changed, manifest or set(), stamps)
+    return WriteReport(len(changed), unchanged, len(removed), stamps)
 
+
+def _manifest_text(files: Iterable[str]) -> str:
+    return _HEADER + "".join(f"{r}\n" for r in sorted(files))
+
+
+def _write_in_place(output: Path, changed: Mapping[str, tuple[bytes, str]], removed: set[str],
+                    stamps: dict, listing_changed: bool, files: Mapping) -> None:
+    """Replace each changed file with a rename (readers see the old file or the new one)."""
+    for rel, (data, key) in changed.items():
+        target = safe_join(output, rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.eesite-tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        stamps[rel] = _stamp(target, key)
+    for rel in removed:
+        target = safe_join(output, rel)
+        target.unlink(missing_ok=True)
+        for parent in target.parents:  # drop folders left empty, never output/ itself
+            if parent == output or any(parent.iterdir()):
+                break
+            parent.rmdir()
+    if listing_changed:
+        tmp = output / f"{MANIFEST}.eesite-tmp"
+        tmp.write_text(_manifest_text(files), encoding="utf-8")
+        os.replace(tmp, output / MANIFEST)
+
+
+def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes, str]],
+                manifest: set[str], stamps: dict) -> None:
+    """Assemble the new site beside output/ (unchanged files as hard links), swap it in."""
+    foreign = existing_files(output) - manifest - set(files)
     staging = output.parent / f".{output.name}.eesite-staging"
     if staging.exists():
         shutil.rmtree(staging)  # our own leftover from an interrupted build
     staging.mkdir(parents=True)
-    written = unchanged = 0
+    made: set[Path] = {staging}
     try:
-        for rel, data in files.items():
+        for rel in files:
             new = safe_join(staging, rel)
-            new.parent.mkdir(parents=True, exist_ok=True)
-            old = targets[rel]
-            if _same(old, data):
-                os.link(old, new)  # same inode: mtime kept, nothing copied
-                unchanged += 1
-            else:
+            if new.parent not in made:
+                new.parent.mkdir(parents=True, exist_ok=True)
+                made.add(new.parent)
+            if rel in changed:
+                data, key = changed[rel]
                 new.write_bytes(data)
-                written += 1
+                stamps[rel] = _stamp(new, key)
+            else:
+                os.link(output / rel, new)  # same inode: mtime kept, nothing copied
         for rel in foreign:  # not ours: carried over as it is
             new = safe_join(staging, rel)
             new.parent.mkdir(parents=True, exist_ok=True)
             os.link(output / rel, new, follow_symlinks=False)
-        listing = (_HEADER + "".join(f"{r}\n" for r in sorted(files))).encode("utf-8")
-        if _same(output / MANIFEST, listing):
-            os.link(output / MANIFEST, staging / MANIFEST)
+        listing = _manifest_text(files).encode("utf-8")
+        if _same(output / MANIFEST, listing, None, ""):
+            os.link(output / MANIFEST, staging / MANIFEST)  # unchanged: keeps its mtime
         else:
             (staging / MANIFEST).write_bytes(listing)
         if output.is_dir() and _exchange(staging, output):
@@ -141,5 +234,3 @@ def write_site(files: Mapping[str, bytes], output: Path, source: Path,
             staging.rename(output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    removed = len(manifest - set(files))
-    return WriteReport(written, unchanged, removed)

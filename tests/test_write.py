@@ -85,3 +85,15 @@ def test_unwritable_path_in_files_writes_nothing(tmp_path):
         write_site({"index.html": b"b", "../escape.html": b"x"}, out, src)
     assert snapshot(out) == before
     assert not (tmp_path / "escape.html").exists()
+
+
+def test_build_swaps_the_whole_site_even_for_one_change_but_live_preview_writes_in_place(tmp_path):
+    out, src = tmp_path / "out", tmp_path / "src"
+    src.mkdir()
+    write_site({"index.html": b"a", "b.html": b"b"}, out, src)
+    before = out.stat().st_ino
+    write_site({"index.html": b"a2", "b.html": b"b"}, out, src)  # `eesite build`: swapped in
+    swapped = out.stat().st_ino
+    assert swapped != before and (out / "index.html").read_bytes() == b"a2"
+    write_site({"index.html": b"a3", "b.html": b"b"}, out, src, in_place_limit=100)  # serve
+    assert out.stat().st_ino == swapped and (out / "index.html").read_bytes() == b"a3"

@@ -1,0 +1,159 @@
+"""`make bench`: how fast eesite builds a generated site of 1,000 and 10,000 draw posts.
+
+Each figure is the median of several runs of the real `eesite build` in a fresh process:
+cold (no output, no cache), warm with nothing changed, warm after one post changed, and one
+edit in `eesite serve` until the new page is served. Peak memory is the largest resident set of
+the build process (and of any worker it starts). It prints one table; it never fails on speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from benchmarks.generate import generate  # noqa: E402
+
+# Run one build in this process and print its wall time and peak RSS (self, workers) as JSON.
+_PROBE = """
+import json, resource, sys, time
+from eesite.cli import main
+t = time.perf_counter()
+code = main(["build", "--source", sys.argv[1]])
+took = time.perf_counter() - t
+me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"code": code, "seconds": took, "rss": me * 1024, "workers": kids * 1024}))
+"""
+
+
+def build_once(root: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(root)], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"build failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def touch_post(root: Path, n: int) -> Path:
+    """Append one sentence to the prose of a post in the middle of the site."""
+    posts = sorted((root / "content" / "draws").glob("*.md"))
+    path = posts[len(posts) // 2]
+    with path.open("a", encoding="utf-8") as f:
+        f.write(f"\nBenchmark edit number {n}.\n")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_edit(root: Path, repeat: int) -> list[float]:
+    """Seconds from saving a post to `eesite serve` answering with the new text."""
+    port = free_port()
+    eesite = Path(sys.executable).with_name("eesite")
+    proc = subprocess.Popen([str(eesite), "serve", "--source", str(root), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(lambda: _get(base + "/") is not None, 300)
+        times = []
+        for n in range(repeat):
+            time.sleep(0.5)
+            path = touch_post(root, 1000 + n)
+            url = base + _url_of(path)
+            marker = f"Benchmark edit number {1000 + n}."
+            started = time.perf_counter()
+            _wait_for(lambda u=url, m=marker: m in (_get(u) or ""), 60, step=0.002)
+            times.append(time.perf_counter() - started)
+        return times
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _url_of(path: Path) -> str:
+    return "/draws/" + str(int(path.name.split("-")[0])) + "/"
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.read().decode("utf-8")
+    except OSError:
+        return None
+
+
+def _wait_for(check, timeout: float, step: float = 0.05) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(step)
+    raise SystemExit("timed out waiting for eesite serve")
+
+
+def measure(count: int, work: Path, repeat: int, serve: bool) -> dict:
+    root = generate(work / f"site-{count}", count, HERE.parent / "templates")
+    cold, warm, one, rss, workers = [], [], [], [], []
+    for n in range(repeat):
+        shutil.rmtree(root / "output", ignore_errors=True)
+        shutil.rmtree(root / ".eesite-cache", ignore_errors=True)
+        first = build_once(root)
+        cold.append(first["seconds"])
+        rss.append(first["rss"])
+        workers.append(first["workers"])
+        again = build_once(root)
+        warm.append(again["seconds"])
+        touch_post(root, n)
+        changed = build_once(root)
+        one.append(changed["seconds"])
+        rss += [again["rss"], changed["rss"]]
+        workers += [again["workers"], changed["workers"]]
+    row = {"posts": count, "cold": statistics.median(cold), "warm": statistics.median(warm),
+           "one": statistics.median(one), "rss": max(rss), "workers": max(workers)}
+    if serve:
+        row["serve"] = statistics.median(serve_edit(root, max(repeat, 5)))
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="Benchmark eesite builds (see benchmarks/README).")
+    p.add_argument("--sizes", default="1000,10000", help="post counts (default: 1000,10000)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per figure; medians are shown")
+    p.add_argument("--work", type=Path, default=HERE / ".work", help="where sites are generated")
+    p.add_argument("--no-serve", action="store_true", help="skip the eesite serve edit figure")
+    args = p.parse_args()
+    rows = [measure(int(n), args.work, args.repeat, not args.no_serve)
+            for n in args.sizes.split(",")]
+    mib = 1024 * 1024
+    print(f"\neesite {_version()} · Python {sys.version.split()[0]} · {os.cpu_count()} cores · "
+          f"median of {args.repeat} runs\n")
+    print("| posts | cold build | warm, no change | warm, one post changed | serve: edit → served "
+          "| peak RSS (main / worker) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        serve = f"{r['serve'] * 1000:.0f} ms" if "serve" in r else "–"
+        print(f"| {r['posts']:,} | {r['cold']:.2f} s | {r['warm']:.2f} s | {r['one']:.2f} s | "
+              f"{serve} | {r['rss'] / mib:.0f} / {r['workers'] / mib:.0f} MiB |")
+
+
+def _version() -> str:
+    from eesite import __version__
+    return __version__
+
+
+if __name__ == "__main__":
+    main()

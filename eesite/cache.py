@@ -1,0 +1,132 @@
+"""The persistent build cache in `.eesite-cache/` at the site root (git-ignored).
+
+It remembers what is expensive and pure: the Post parsed from each file's bytes, the HTML of
+each Markdown body, how each page was rendered last time (see incremental.py) and the digest of
+every file written to output/. Each store is one pickle with a checksum and a key naming
+everything that affects the output (eesite, Markdown and Jinja versions, the settings); a store
+whose key differs, whose checksum fails or that does not unpickle is discarded, never trusted.
+Unpickling only admits eesite's own types and a few standard ones, so a planted cache file
+cannot run code.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import markdown
+
+from eesite import __version__
+
+CACHE_DIR = ".eesite-cache"
+_MAGIC = b"eesite-cache 1\n"
+FORMAT = 3  # bump when a cached type changes shape: older stores are then discarded
+_SAFE = {
+    "builtins": {"set", "frozenset", "tuple", "dict", "list", "object"},
+    "datetime": {"date", "datetime", "timedelta", "timezone", "time"},
+    "zoneinfo._zoneinfo": {"ZoneInfo", "ZoneInfo._unpickle"},
+    "zoneinfo": {"ZoneInfo", "ZoneInfo._unpickle"},
+    "copyreg": {"_reconstructor"},
+}
+
+
+def digest(data: bytes | str) -> str:
+    """A short, fast content hash (BLAKE2b-128)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if module == "eesite" or module.startswith("eesite.") or name in _SAFE.get(module, ()):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache")
+
+
+def _path(root: Path, name: str) -> Path:
+    return root / CACHE_DIR / f"{name}.pickle"
+
+
+def load(root: Path, name: str, key: str) -> object | None:
+    """The stored value, or None when it is missing, stale (another key) or corrupt."""
+    try:
+        raw = _path(root, name).read_bytes()
+    except OSError:
+        return None
+    head = len(_MAGIC) + 33
+    if not raw.startswith(_MAGIC) or digest(raw[head:]) != raw[len(_MAGIC):head - 1].decode("ascii",
+                                                                                             "replace"):
+        return None
+    collecting = gc.isenabled()
+    gc.disable()  # a large unpickle otherwise spends half its time in the collector
+    try:
+        stored_key, value = _Unpickler(io.BytesIO(raw[head:])).load()
+    except Exception:  # noqa: BLE001 - any damage means: rebuild, do not trust
+        return None
+    finally:
+        if collecting:
+            gc.enable()
+    return value if stored_key == key else None
+
+
+def save(root: Path, name: str, key: str, value: object) -> None:
+    """Store atomically (temporary file + rename); a cache that cannot be written is skipped."""
+    path = _path(root, name)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        payload = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(_MAGIC + digest(payload).encode("ascii") + b"\n" + payload)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def settings_key(settings: object) -> str:
+    """Everything besides the input files that changes what a build produces."""
+    from eesite.render import MARKDOWN_EXTENSIONS
+
+    return digest(repr((FORMAT, __version__, markdown.__version__, jinja2.__version__,
+                        MARKDOWN_EXTENSIONS, settings)))
+
+
+@dataclass
+class Cache:
+    """The stores of one site, loaded at the start of a build and saved at its end.
+
+    `posts`: file path → (bytes digest, Post); `html`: body digest → HTML; `pages`: output path →
+    incremental.Trace; `output`: output path → (digest, size, mtime_ns) of the file written there.
+    """
+
+    root: Path
+    key: str
+    posts: dict = field(default_factory=dict)
+    html: dict = field(default_factory=dict)
+    pages: dict = field(default_factory=dict)
+    output: dict = field(default_factory=dict)
+    templates: dict = field(default_factory=dict)  # template name → digest at the last build
+    changed: set = field(default_factory=set)  # names of the stores to write back
+
+    STORES = ("posts", "html", "pages", "output", "templates")
+
+    @classmethod
+    def open(cls, root: Path, settings: object) -> Cache:
+        cache = cls(root, settings_key(settings))
+        for name in cls.STORES:
+            value = load(root, name, cache.key)
+            if isinstance(value, dict):
+                setattr(cache, name, value)
+        return cache
+
+    def save(self) -> None:
+        """Write back only the stores that changed (a no-change build writes nothing)."""
+        for name in sorted(self.changed):
+            save(self.root, name, self.key, getattr(self, name))
+        self.changed.clear()

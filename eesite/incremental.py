@@ -1,0 +1,388 @@
+"""Incremental rendering: re-render a page only when something it showed has changed.
+
+The rule is a verifying trace (as in build systems such as Shake): while a page renders, the
+template environment records what it reads — the templates it loads, every `Entry` whose
+attributes it touches, every attribute of the `site` global and every call of a `site` method
+with its arguments. The page's fingerprint is a hash of the current value of each of those,
+plus its template name and its context. Next build, the fingerprint is recomputed from the new
+model using the recorded reads; if it is equal, the page's bytes are the same as last time and
+the file already in output/ is kept. A read that changed (or a template that changed) renders
+the page again and records a fresh trace. Because every input a template can reach is either
+recorded or part of a recorded value, the result equals a clean build — tests check that.
+
+What an `Entry` stands for in a hash: its URL, its post (file digest) and the URLs of the entries
+it links to; the linked entries count when a template reads them (they are recorded then).
+Python code called from a template (filters, globals) counts its Entry arguments the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+from collections.abc import ItemsView, KeysView, Mapping, ValuesView
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import jinja2
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from eesite.cache import digest
+from eesite.content import Post
+from eesite.model import Entry, Site
+
+_PLAIN = (str, int, float, bool, type(None), date, datetime, Markup)
+_MISSING = object()
+
+
+@dataclass
+class Reads:
+    """What one page's templates read while it rendered.
+
+    A read reached from the `site` global is kept as a path of steps — (".", name),
+    ("[]", key), ("()", arguments) — with the value it gave, so that next time the same path
+    can be followed in the new model.
+    """
+
+    templates: set[str] = dataclasses.field(default_factory=set)
+    entries: set[str] = dataclasses.field(default_factory=set)  # URLs of entries read from
+    values: dict[tuple, Any] = dataclasses.field(default_factory=dict)  # path -> value read
+    paths_of: dict[int, tuple] = dataclasses.field(default_factory=dict)  # id(value) -> path
+    bases: set[tuple] = dataclasses.field(default_factory=set)  # paths read further into
+    whole: set[tuple] = dataclasses.field(default_factory=set)  # paths handed to Python code
+
+    def whole_values(self, values) -> None:
+        for value in values:
+            if type(value) is Entry:
+                self.entries.add(value.url)
+            path = self.paths_of.get(id(value))
+            if path is not None:
+                self.whole.add(path)
+
+    def leaves(self) -> tuple[tuple[str, tuple], ...]:
+        """("v", path): the value counts; ("s", path): only its shape (a record or mapping the
+        template only read further into); method objects that were called do not count."""
+        out = []
+        for path, value in self.values.items():
+            inner = path in self.bases and path not in self.whole
+            if inner and callable(value) and not isinstance(value, Mapping):
+                continue
+            if inner and type(value) is not Entry and (isinstance(value, Mapping | _Seq)
+                                                       or dataclasses.is_dataclass(value)):
+                out.append(("s", path))
+            else:
+                out.append(("v", path))
+        return tuple(_INTERN.setdefault(leaf, leaf) for leaf in sorted(out, key=repr))
+
+
+@dataclass(frozen=True)
+class Trace:
+    """How a page was made: enough to tell next time whether it would come out the same."""
+
+    template: str
+    fingerprint: str
+    templates: tuple[str, ...]
+    entries: tuple[str, ...]
+    paths: tuple[tuple[str, tuple], ...]
+    output: str  # digest of the bytes produced
+
+
+def _ref(value: object) -> object:
+    """A method argument as something that outlives this build: entries by URL."""
+    if type(value) is Entry:
+        return ("entry", value.url)
+    return value if isinstance(value, _PLAIN) else _UNKNOWN
+
+
+_UNKNOWN = ("unknown",)  # an argument that cannot be found again: the path never matches
+
+
+class _Seq(tuple):
+    """A tuple read from the model: iterating it records a path for each item."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        reads = _ITERATING.reads
+        path = reads.paths_of.get(id(self)) if reads is not None else None
+        if path is None:
+            yield from tuple.__iter__(self)
+            return
+        reads.bases.add(path)
+        for i, item in enumerate(tuple.__iter__(self)):
+            step = (*path, ("[]", i))
+            reads.values[step] = item
+            if not isinstance(item, _PLAIN):
+                reads.paths_of[id(item)] = step
+            yield item
+
+
+class _Iterating:
+    reads: Reads | None = None
+
+
+_ITERATING = _Iterating()  # the Reads of the page being rendered (one at a time)
+_INTERN: dict[tuple, tuple] = {}  # equal paths of many pages share one tuple (smaller cache)
+
+
+class _Method:
+    """A method read from the model and handed to a template: its calls are recorded."""
+
+    def __init__(self, reads: Reads, path: tuple, method):
+        self.reads, self.path, self.method = reads, path, method
+
+    def __call__(self, *args, **kwargs):
+        result = self.method(*args, **kwargs)
+        refs = (tuple(_ref(a) for a in args), tuple((k, _ref(v)) for k, v in sorted(kwargs.items())))
+        path = (*self.path, ("()", refs))
+        self.reads.values[path] = result
+        if not isinstance(result, _PLAIN):
+            self.reads.paths_of[id(result)] = path
+        return result
+
+
+class TracingContext(Context):
+    """Python code a template calls (macros, globals) counts its arguments as read whole."""
+
+    def call(__self, __obj, *args, **kwargs):  # noqa: N805 - Jinja's own signature
+        reads = __self.environment.reads
+        if reads is not None:
+            reads.whole_values((*args, *kwargs.values()))
+        return super().call(__obj, *args, **kwargs)
+
+
+class TracingEnvironment(jinja2.Environment):
+    """A Jinja environment that records reads while `reads` is set (one page at a time)."""
+
+    context_class = TracingContext
+
+    def trace_filters(self) -> None:
+        """Filters see their arguments whole (call after every filter is registered)."""
+        for name, func in list(self.filters.items()):
+            self.filters[name] = self._traced(func)
+
+    def _traced(self, func):
+        @functools.wraps(func)
+        def traced(*args, **kwargs):
+            if self.reads is not None:
+                self.reads.whole_values((*args, *kwargs.values()))
+            return func(*args, **kwargs)
+        return traced
+
+    def _note(self, obj: Any, step: tuple, value: Any) -> Any:
+        reads = self.reads
+        if reads is None:
+            return value
+        kind = type(obj)
+        if kind is Entry:
+            reads.entries.add(obj.url)
+            return value
+        if kind is Site:
+            base = ()
+        else:
+            base = reads.paths_of.get(id(obj))
+            if base is None:
+                return value
+            reads.bases.add(base)
+        if step[0] == "[]" and not isinstance(step[1], _PLAIN):
+            reads.whole.add(base)  # a key we cannot look up again: count the whole object
+            return value
+        path = (*base, step)
+        reads.values[path] = value
+        if callable(value) and getattr(value, "__self__", None) is obj:
+            reads.bases.add(path)
+            return _Method(reads, path, value)
+        if type(value) is tuple and value:
+            value = _Seq(value)
+            reads.values[path] = value
+        if not isinstance(value, _PLAIN):
+            reads.paths_of[id(value)] = path
+        return value
+
+    @property
+    def reads(self) -> Reads | None:
+        return _ITERATING.reads
+
+    @reads.setter
+    def reads(self, value: Reads | None) -> None:
+        _ITERATING.reads = value
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        return self._note(obj, (".", attribute), super().getattr(obj, attribute))
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return self._note(obj, ("[]", argument), super().getitem(obj, argument))
+
+    def get_template(self, name, parent=None, globals=None):  # noqa: A002 - Jinja's signature
+        if self.reads is not None and isinstance(name, str):
+            self.reads.templates.add(self.join_path(name, parent) if parent else name)
+        return super().get_template(name, parent, globals)
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind))
+
+
+class Keys:
+    """Hashes of the current model's values, each computed once per build."""
+
+    def __init__(self, site: Site, env: jinja2.Environment, post_digests: Mapping[str, str]):
+        self.site = site
+        self.env = env
+        self.post_digests = post_digests
+        self.by_url = {e.url: e for e in (*site.entries, *site.pages, *site.draws)}
+        self._entries: dict[int, str] = {}
+        self._templates: dict[str, str] = {}
+        self._attrs: dict[str, str] = {}
+        self._shared: dict[int, tuple[bytes, object]] = {}
+        self._objects: dict[tuple, Any] = {}
+        self._paths: dict[tuple, str] = {}
+        self._groups: dict[tuple, str] = {}
+
+    # -- values ------------------------------------------------------------------------------
+    def value(self, value: object) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        self._feed(h, value)
+        return h.hexdigest()
+
+    def _feed(self, h, value: object) -> None:
+        kind = type(value)
+        if kind is str or kind is Markup:
+            h.update(b"s%d:" % len(value))
+            h.update(value.encode("utf-8", "surrogatepass"))
+        elif isinstance(value, _PLAIN):
+            h.update(f"{kind.__name__}:{value!r};".encode())
+        elif kind is Entry:
+            h.update(self.entry(value).encode())
+        elif kind is Site:
+            h.update(b"site;")  # what a template reads from it is recorded separately
+        elif kind is Post:
+            h.update(self.post(value).encode())
+        elif (kind is tuple or kind is _Seq) and len(value) <= 16 and all(
+                isinstance(item, _PLAIN) for item in value):
+            self._feed_structure(h, value)  # small rows of plain values: not worth a memo
+        else:  # containers and records: hashed once per build however often they are shared
+            known = self._shared.get(id(value))
+            if known is None:
+                inner = hashlib.blake2b(digest_size=16)
+                self._feed_structure(inner, value)
+                known = (inner.digest(), value)  # holding `value` keeps its id unique
+                self._shared[id(value)] = known
+            h.update(known[0])
+
+    def _feed_structure(self, h, value: object) -> None:
+        kind = type(value)
+        if isinstance(value, tuple | list):
+            h.update(b"(")
+            for item in value:
+                self._feed(h, item)
+            h.update(b")")
+        elif isinstance(value, Mapping):
+            h.update(b"{")
+            for key in sorted(value, key=repr):
+                self._feed(h, key)
+                self._feed(h, value[key])
+            h.update(b"}")
+        elif isinstance(value, set | frozenset):
+            self._feed(h, sorted(value, key=repr))
+        elif isinstance(value, KeysView | ValuesView | ItemsView):
+            self._feed(h, list(value))
+        elif dataclasses.is_dataclass(value):
+            h.update(f"{kind.__module__}.{kind.__qualname__}(".encode())
+            for name in _field_names(kind):
+                self._feed(h, getattr(value, name))
+            h.update(b")")
+        else:  # anything else by repr; one with an address in it simply never matches
+            h.update(f"{kind.__qualname__}:{value!r};".encode())
+
+    def post(self, post: Post) -> str:
+        known = self.post_digests.get(post.source)
+        return known or digest(repr(post))
+
+    def entry(self, entry: Entry) -> str:
+        """An entry's own content and the URLs of the entries it links to."""
+        key = self._entries.get(id(entry))
+        if key is None:
+            parts = []
+            for name in _field_names(Entry):
+                value = getattr(entry, name)
+                parts.append(value.url if type(value) is Entry else
+                             self.post(value) if type(value) is Post else self.value(value))
+            key = self._entries[id(entry)] = digest("\0".join(parts))
+        return key
+
+    # -- recorded reads ----------------------------------------------------------------------
+    def template(self, name: str) -> str:
+        key = self._templates.get(name)
+        if key is None:
+            try:
+                source = self.env.loader.get_source(self.env, name)[0]
+            except jinja2.TemplateNotFound:
+                source = "\0missing"
+            key = self._templates[name] = digest(source)
+        return key
+
+    def _walk(self, path: tuple) -> Any:
+        """Follow a recorded path in the current model (raises when it leads nowhere)."""
+        obj = self._objects.get(path, _MISSING)
+        if obj is not _MISSING:
+            return obj
+        obj = self._walk(path[:-1]) if len(path) > 1 else self.site
+        kind, arg = path[-1]
+        if kind == ".":
+            obj = jinja2.Environment.getattr(self.env, obj, arg)
+        elif kind == "[]":
+            obj = jinja2.Environment.getitem(self.env, obj, arg)
+        else:
+            positional, named = arg
+            obj = obj(*map(self._resolve, positional),
+                      **{k: self._resolve(v) for k, v in named})
+        self._objects[path] = obj
+        return obj
+
+    def _resolve(self, ref: object) -> object:
+        if ref == _UNKNOWN:
+            raise LookupError("an argument that cannot be found again")
+        if isinstance(ref, tuple):  # ("entry", url)
+            return self.by_url[ref[1]]
+        return ref
+
+    def path(self, kind: str, path: tuple) -> str:
+        key = self._paths.get((kind, path))
+        if key is None:
+            try:
+                value = self._walk(path)
+            except Exception:  # noqa: BLE001 - a path that leads nowhere now: not the same page
+                key = "\0missing"
+            else:
+                if kind == "s":  # only read into: its type, and its keys or length
+                    value = (type(value).__qualname__, tuple(value) if isinstance(value, Mapping)
+                             else len(value) if isinstance(value, tuple) else ())
+                key = self.value(value)
+            self._paths[(kind, path)] = key
+        return key
+
+    def fingerprint(self, template: str, context: str, templates, entries, paths) -> str:
+        parts = [template, context]
+        parts += [f"t:{t}:{self.template(t)}" for t in templates]
+        parts += [f"e:{u}:{self.entry(self.by_url[u]) if u in self.by_url else 'missing'}"
+                  for u in entries]
+        group = self._groups.get(paths)
+        if group is None:  # pages of one kind share their reads of the site (menus, years)
+            group = self._groups[paths] = digest("\n".join(
+                f"{kind}:{path!r}:{self.path(kind, path)}" for kind, path in paths))
+        parts.append(group)
+        return digest("\n".join(parts))
+
+    def trace(self, template: str, context: str, reads: Reads, output: str) -> Trace:
+        templates, entries = tuple(sorted(reads.templates)), tuple(sorted(reads.entries))
+        paths = reads.leaves()
+        return Trace(template, self.fingerprint(template, context, templates, entries, paths),
+                     templates, entries, paths, output)
+
+    def still_valid(self, trace: Trace, template: str, context: str) -> bool:
+        return trace.template == template and trace.fingerprint == self.fingerprint(
+            template, context, trace.templates, trace.entries, trace.paths)

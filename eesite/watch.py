@@ -1,0 +1,183 @@
+"""`eesite watch`: rebuild when a source file changes, and never stop on a bad file.
+
+watchdog reports file-system events from content/, templates/ (with static/) and the site's
+pyproject.toml. Editor droppings are ignored (swap and backup files, `.#x` locks, Vim's `4913`
+probe, dot files), one save that makes a burst of events (write, rename, chmod) triggers one
+rebuild after the burst has been quiet for a moment, and folder creation, deletion and moves
+count like file changes. Rebuilds are incremental: the cache stays in memory between them.
+A failed build keeps the last good output; its problems are printed once and kept in `error`
+for the dev server's overlay.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from eesite.build import Options, build
+from eesite.cache import Cache, settings_key
+from eesite.errors import BuildError, Problem
+from eesite.settings import load_settings
+
+QUIET = 0.05  # seconds without events that end a burst
+LONGEST = 0.5  # a steady stream of events still rebuilds this often
+WATCHED = ("content", "templates", "pyproject.toml")
+
+
+def is_noise(path: str) -> bool:
+    """Editor temp, swap and backup files (and our own temporary files)."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return (not name or name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swx",
+            ".swo", ".tmp", ".bak", ".eesite-tmp")) or name == "4913")
+
+
+def relevant(root: Path, path: str) -> bool:
+    """Does a change at `path` (absolute) concern the site's sources?"""
+    try:
+        rel = Path(path).resolve().relative_to(root.resolve()).parts
+    except ValueError:
+        return False
+    return bool(rel) and rel[0] in WATCHED and not any(is_noise(p) for p in rel)
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, root: Path, poke: Callable[[], None]):
+        self.root, self.poke = root, poke
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        if any(p and relevant(self.root, str(p)) for p in paths):
+            self.poke()
+
+
+class Live:
+    """The rebuild loop shared by `eesite watch` and `eesite serve`.
+
+    `building` is true from the first event of a burst until its rebuild is done; `generation`
+    counts finished rebuilds (the browser reloads when it moves); `error` is the last failure.
+    """
+
+    def __init__(self, options: Options, base_url: str | None = None,
+                 say: Callable[[str], None] | None = None):
+        self.options = replace(options, cache=True, live=True)
+        self.base_url = base_url
+        self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.state = threading.Condition()
+        self.building = False
+        self.generation = 0
+        self.error: BuildError | None = None
+        self._poked = 0.0
+        self._first = 0.0
+        self._stop = False
+        self._cache: Cache | None = None
+        self._said: tuple[Problem, ...] = ()
+        self._observer = None
+        self._thread: threading.Thread | None = None
+
+    # -- one build -----------------------------------------------------------------------------
+    def rebuild(self) -> bool:
+        """Build once; True on success. Problems are kept and printed (once) on failure."""
+        started = time.perf_counter()
+        try:
+            settings = load_settings(self.options.source, base_url=self.base_url)
+            if self._cache is None or self._cache.key != settings_key(settings):
+                self._cache = Cache.open(self.options.source, settings)
+            site, report = build(self.options, settings, self._cache, persist=False)
+        except BuildError as err:
+            with self.state:
+                self.error = err
+            if err.problems != self._said:
+                self._said = err.problems
+                count = len(err.problems)
+                self.say(f"error: {count} problem{'s' if count != 1 else ''}; still serving the "
+                         "last good site")
+                for problem in err.problems:
+                    self.say(f"  {problem}")
+            return False
+        with self.state:
+            self.error = None
+        if self._said:
+            self.say("fixed: the site builds again")
+        self._said = ()
+        self.say(f"built {len(site.draws)} draws, {len(site.articles)} articles: {report.written} "
+                 f"written, {report.removed} removed in {time.perf_counter() - started:.2f} s")
+        return True
+
+    def save_cache(self) -> None:
+        if self._cache is not None:
+            self._cache.save()
+
+    # -- the loop ------------------------------------------------------------------------------
+    def poke(self) -> None:
+        """A source changed: hold page requests, rebuild once the burst is over."""
+        now = time.monotonic()
+        with self.state:
+            if not self.building:
+                self._first = now
+            self.building = True
+            self._poked = now
+            self.state.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self.state:
+                self.state.wait_for(lambda: self.building or self._stop)
+                if self._stop:
+                    return
+                while not self._stop:  # debounce: wait for quiet, but not forever
+                    now = time.monotonic()
+                    quiet_at = min(self._poked + QUIET, self._first + LONGEST)
+                    if now >= quiet_at:
+                        break
+                    self.state.wait(quiet_at - now)
+                self._poked = 0.0
+            try:
+                self.rebuild()
+            except Exception as err:  # noqa: BLE001 - the loop must survive anything
+                self.say(f"error: rebuild failed: {type(err).__name__}: {err}")
+            with self.state:
+                if self._poked:  # more events came in while building: go again
+                    self._first = time.monotonic()
+                    continue
+                self.building = False
+                self.generation += 1
+                self.state.notify_all()
+
+    def start(self) -> None:
+        """Watch the sources and rebuild in a background thread."""
+        root = self.options.source
+        handler = _Handler(root, self.poke)
+        self._observer = Observer()
+        self._observer.schedule(handler, str(root), recursive=False)
+        for folder in ("content", "templates"):
+            if (root / folder).is_dir():
+                self._observer.schedule(handler, str(root / folder), recursive=True)
+        self._observer.daemon = True
+        self._observer.start()
+        self._thread = threading.Thread(target=self._loop, name="eesite-rebuild", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self.state:
+            self._stop = True
+            self.state.notify_all()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        self.save_cache()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block while a rebuild is pending or running (page requests call this)."""
+        with self.state:
+            return self.state.wait_for(lambda: not self.building or self._stop, timeout)

@@ -1,0 +1,255 @@
+"""`eesite serve` with real watchdog events and real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from eesite.build import Options
+from eesite.serve import EVENTS, Refused, bind, resolve
+from eesite.watch import Live, is_noise
+from tests.conftest import NOW, draw_text, post_text
+from tests.test_incremental import clean_build, tree
+
+
+def wait_until(check, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+class Served:
+    """A site being served in this process, as `eesite serve` does."""
+
+    def __init__(self, site):
+        self.site = site
+        self.said: list[str] = []
+        options = Options(site.root, site.output, now=NOW)
+        self.live = Live(options, say=self.said.append)
+        self.server = bind("127.0.0.1", free_port(), self.live, site.output, self.said.append)
+        self.port = self.server.server_address[1]
+        self.live.rebuild()
+        self.live.start()
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def get(self, path: str) -> tuple[int, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+
+    def shows(self, path: str, text: str) -> bool:
+        return text in self.get(path)[1]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.live.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(site):
+    site.write("content/draws/0001-2023-07-01-stem.md", draw_text("1", crs=490, draw_date="2023-07-01"))
+    site.write("content/draws/0002-2023-07-02-stem.md", draw_text("2", crs=480, draw_date="2023-07-02"))
+    site.write("content/posts/hello.md", post_text("Hello"))
+    server = Served(site)
+    yield server
+    server.close()
+
+
+def reload_event(served: Served, since: int) -> str:
+    """What /__eesite/events sends to a page that was served at generation `since`."""
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    conn.request("GET", f"{EVENTS}?since={since}")
+    response = conn.getresponse()
+    text = ""
+    while "event: reload" not in text:
+        line = response.fp.readline().decode()
+        if not line:
+            break
+        text += line
+    conn.close()
+    return text
+
+
+def test_edit_create_rename_delete_a_post_and_listings_follow(served, site, tmp_path):
+    status, page = served.get("/posts/hello/")
+    assert status == 200 and "Hello" in page
+    assert "EventSource" in page and "EventSource" not in site.page("posts/hello/index.html")
+    gen = served.live.generation
+    site.write("content/posts/hello.md", post_text("Hello, edited", body="Fresh words."))
+    wait_until(lambda: served.shows("/posts/hello/", "Fresh words."))
+    assert "event: reload" in reload_event(served, gen)
+    assert served.shows("/", "Hello, edited")
+
+    site.write("content/posts/new.md", post_text("Brand new", date="2026-03-01T09:00:00-05:00"))
+    wait_until(lambda: served.shows("/", "Brand new"))
+    assert served.get("/posts/new/")[0] == 200
+
+    os.rename(site.root / "content/posts/new.md", site.root / "content/posts/renamed.md")
+    wait_until(lambda: served.get("/posts/new/")[0] == 404)
+    assert served.get("/posts/renamed/")[0] == 200
+    assert "/posts/new/" not in served.get("/sitemap.xml")[1]
+
+    (site.root / "content/draws/0002-2023-07-02-stem.md").unlink()
+    wait_until(lambda: served.get("/draws/2/")[0] == 404)
+    assert "/draws/2/" not in served.get("/draws/")[1]
+    assert '"round": "2"' not in served.get("/draws.json")[1]
+    served.live.wait_idle()
+    built, clean = tree(site.output), clean_build(site, tmp_path)
+    assert {k: v for k, v in built.items() if "manifest" not in k} == \
+        {k: v for k, v in clean.items() if "manifest" not in k}
+
+
+def test_template_edit_reloads_pages_that_use_it(served, site):
+    gen = served.live.generation
+    template = site.root / "templates/post.html"
+    template.write_text(template.read_text().replace("</article>", "<p>Template edit.</p></article>"))
+    wait_until(lambda: served.shows("/posts/hello/", "Template edit."))
+    assert "event: reload" in reload_event(served, gen)
+    assert "Template edit." not in served.get("/draws/1/")[1]
+
+
+def test_broken_post_shows_overlay_keeps_last_good_page_then_recovers(served, site):
+    good = site.root / "content/draws/0001-2023-07-01-stem.md"
+    site.write("content/draws/0001-2023-07-01-stem.md", draw_text("1", crs='"48six"',
+                                                                   draw_date="2023-07-01"))
+    wait_until(lambda: served.shows("/draws/2/", "eesite-error"))
+    status, page = served.get("/draws/1/")
+    assert status == 200 and "Round 1" in page  # the last good page
+    assert "content/draws/0001-2023-07-01-stem.md:7: crs_cutoff: expected an integer" in page
+    assert sum("crs_cutoff" in line for line in served.said) == 1  # said once
+    good.write_text(draw_text("1", crs=499, draw_date="2023-07-01"))
+    wait_until(lambda: "eesite-error" not in served.get("/draws/1/")[1])
+    assert "499" in served.get("/draws/1/")[1]
+    assert any("fixed" in line for line in served.said)
+
+
+def test_broken_template_overlay_names_the_template(served, site):
+    site.write("templates/post.html", "{% extends 'base.html' %}{% block content %}{% if %}")
+    wait_until(lambda: served.shows("/posts/hello/", "templates/post.html:1: template syntax"))
+
+
+def test_a_hundred_broken_saves_in_a_row_and_the_server_is_still_up(served, site):
+    path = site.root / "content/posts/hello.md"
+    for n in range(100):
+        path.write_text(f"---\ntitle: [unclosed {n}\n---\n")
+        if n % 10 == 0:
+            time.sleep(0.1)  # let some of them build
+    wait_until(lambda: served.shows("/posts/hello/", "front matter is not valid YAML"))
+    assert served.get("/")[0] == 200
+    path.write_text(post_text("Healed"))
+    wait_until(lambda: served.shows("/posts/hello/", "Healed") and
+               "eesite-error" not in served.get("/posts/hello/")[1])
+
+
+def test_editor_save_patterns_and_folders(served, site):
+    posts = site.root / "content/posts"
+    # Vim: probe file 4913, swap file, backup by rename, then the new file.
+    (posts / "4913").write_text("x")
+    (posts / "4913").unlink()
+    (posts / ".hello.md.swp").write_bytes(b"\0binary swap")
+    os.rename(posts / "hello.md", posts / "hello.md~")
+    (posts / "hello.md").write_text(post_text("Vim saved"))
+    (posts / ".#hello.md").write_text("emacs lock")
+    # An atomic save: write a temporary file, rename it over the post.
+    (posts / "other.md.tmp").write_text(post_text("Other"))
+    os.replace(posts / "other.md.tmp", posts / "other.md")
+    wait_until(lambda: served.shows("/posts/other/", "Other") and served.shows("/posts/hello/",
+                                                                                "Vim saved"))
+    assert "eesite-error" not in served.get("/posts/hello/")[1]
+    # A folder with a post appears, moves, and goes away.
+    (posts / "2026").mkdir()
+    (posts / "2026/inner.md").write_text(post_text("Inner"))
+    wait_until(lambda: served.get("/posts/inner/")[0] == 200)
+    os.rename(posts / "2026", posts / "archive")
+    (posts / "archive/inner.md").rename(posts / "archive/moved.md")
+    wait_until(lambda: served.get("/posts/moved/")[0] == 200 and
+               served.get("/posts/inner/")[0] == 404)
+    for p in (posts / "archive").iterdir():
+        p.unlink()
+    (posts / "archive").rmdir()
+    wait_until(lambda: served.get("/posts/moved/")[0] == 404)
+    assert all(is_noise(n) for n in ("4913", ".x.md.swp", "x.md~", ".#x.md", "a.md.tmp"))
+    assert not is_noise("hello.md")
+
+
+def raw_status(port: int, target: str) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        return int(s.makefile("rb").readline().split()[1])
+
+
+def test_only_files_under_output_are_served(served, site, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    os.symlink(secret, site.output / "leak.txt")
+    os.symlink(tmp_path, site.output / "up")
+    assert served.server.server_address[0] == "127.0.0.1"
+    for target in ("/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E/%2e%2e/etc/passwd",
+                   "/posts/..%2f..%2fsecret.txt", "/leak.txt", "/up/secret.txt",
+                   "/%00", "/..\\secret.txt", "http://example.org/../secret.txt", "/./index.html"):
+        assert raw_status(served.port, target) == 403, target
+    assert raw_status(served.port, "/%252e%252e/secret.txt") == 404  # decoded once only
+    assert raw_status(served.port, "//etc/passwd") == 404  # means output/etc/passwd
+    assert raw_status(served.port, "/.eesite-manifest") == 404
+    assert raw_status(served.port, "/posts/hello/") == 200
+    with pytest.raises(Refused):
+        resolve(site.output, "/" + str(secret))  # an absolute path is just a path under output/
+    assert resolve(site.output, "/" + str(secret).lstrip("/")) is None
+
+
+def test_cli_serve_busy_port_and_ctrl_c(site):
+    site.write("content/posts/hello.md", post_text("Hello"))
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    eesite = Path(sys.executable).with_name("eesite")
+    proc = subprocess.Popen([str(eesite), "serve", "--source", str(site.root), "--port",
+                             str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any("serving" in line for line in lines):
+            line = proc.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        assert f"port {port} is busy; using port {port + 1} instead" in text
+        assert f"at http://127.0.0.1:{port + 1}/" in text
+        conn = http.client.HTTPConnection("127.0.0.1", port + 1, timeout=30)
+        conn.request("GET", "/posts/hello/")
+        assert conn.getresponse().status == 200
+        conn.close()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        busy.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "Traceback" not in err, err
+    with socket.socket() as again:  # the port is released
+        again.bind(("127.0.0.1", port + 1))

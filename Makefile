@@ -10,7 +10,7 @@ TOOLS := .tools
 TOOLS_STAMP := $(TOOLS)/.installed-stamp
 NPM_TOOLS := vnu-jar@26.9.27 axe-core@4.14.1
 
-.PHONY: setup site test lint check clean browser tools help bench serve
+.PHONY: setup site test lint check clean browser tools help bench bench-compare serve
 
 help:
 	@echo "make site   - set up .venv and build the bundled site into output/"
@@ -62,6 +62,18 @@ clean:
 # Speed and memory at 1,000 and 10,000 generated posts (never pass/fail); see README "Performance".
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# Cold builds of the same generated posts by eesite, Hugo (Debian's) and Pelican (pip, in its own
+# venv under the git-ignored benchmarks/.work/), side by side; pass e.g.
+# COMPARE_ARGS="--sizes 1000,10000" for the full run. Never pass/fail; see README "Performance".
+PELICAN_VENV := benchmarks/.work/pelican-venv
+COMPARE_ARGS ?=
+bench-compare: setup
+	@command -v hugo >/dev/null || { echo "installing hugo from Debian (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hugo; }
+	@test -x $(PELICAN_VENV)/bin/pelican || { $(PYTHON) -m venv $(PELICAN_VENV) && \
+	  $(PELICAN_VENV)/bin/pip install --quiet 'pelican==4.12.0' markdown; }
+	$(BIN)/python benchmarks/compare.py --pelican $(PELICAN_VENV)/bin/pelican $(COMPARE_ARGS)
 
 # Live preview: build, serve on http://127.0.0.1:8000/, rebuild and reload on save (Ctrl-C stops).
 serve: setup

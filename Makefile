@@ -51,7 +51,7 @@ check: setup
 	$(BIN)/eesite check
 
 lint: setup
-	$(BIN)/ruff check eesite tests
+	$(BIN)/ruff check eesite tests benchmarks
 
 test: setup browser tools lint
 	$(BIN)/pytest -q

@@ -8,6 +8,7 @@ error (Pelican refuses that too).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import traceback
@@ -72,7 +73,13 @@ def signed(value: int) -> str:
 
 
 def long_date(value: date | datetime) -> str:
-    return f"{value:%B} {value.day}, {value.year}"
+    return _long_date(value.year, value.month, value.day)
+
+
+@functools.cache
+def _long_date(year: int, month: int, day: int) -> str:
+    """Called ~30 times per page with a few thousand distinct days: strftime once per day."""
+    return f"{date(year, month, day):%B} {day}, {year}"
 
 
 def utc_time(value: datetime) -> str:
@@ -234,6 +241,15 @@ class Renderer:
             reads.templates.add(template)
             self.traces[path] = keys.trace(template, ctx, reads, digest(data))
         return _Made(path, data, origin, lastmod, in_sitemap)
+
+    def file(self, path: str, origin: str, make: Callable[[], bytes]) -> Page:
+        """A file built in Python (XML, JSON), made only by the worker whose turn it is, so
+        forked workers do not all build every feed."""
+        turn, (mine, count) = self._turn, self.share
+        self._turn += 1
+        if turn % count != mine:
+            return _Elsewhere(path, b"", origin)
+        return _Made(path, make(), origin)
 
     def ready(self, path: str, origin: str, inputs: object, make: Callable[[], bytes]) -> Page:
         """A file built in Python (XML, JSON) whose bytes depend only on `inputs`: made again

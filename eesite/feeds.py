@@ -318,7 +318,8 @@ class _Items:
 
                 self.r.problems.add(template_problem(err, self.r.templates))
                 fragment = ""
-            self.content[entry.url] = feed_html(fragment, self.r.site.settings.absolute(entry.url))
+            self.content[entry.url] = self.r.memo(
+                feed_html, fragment, self.r.site.settings.absolute(entry.url))
         return self.content[entry.url]
 
     def item(self, entry: Entry, updated: datetime) -> Item:

@@ -282,7 +282,7 @@ class Renderer:
         if not known or known[0] != output_digest:
             return False
         try:
-            st = os.stat(self.output / path)
+            st = os.stat(os.path.join(self.output, path))  # no Path: called for every page
         except OSError:
             return False
         return (st.st_size, st.st_mtime_ns) == known[1:]

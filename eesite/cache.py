@@ -101,7 +101,8 @@ def settings_key(settings: object) -> str:
 class Cache:
     """The stores of one site, loaded at the start of a build and saved at its end.
 
-    `posts`: file path → (bytes digest, Post); `html`: body digest → HTML; `pages`: output path →
+    `posts`: file path → (bytes digest, Post); `html`: body digest → HTML (and Renderer.memo's
+    results, by a digest of function and arguments); `pages`: output path →
     incremental.Trace; `output`: output path → (digest, size, mtime_ns) of the file written there.
     """
 

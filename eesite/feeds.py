@@ -11,6 +11,7 @@ Validation Service accept.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -317,7 +318,8 @@ class _Items:
 
                 self.r.problems.add(template_problem(err, self.r.templates))
                 fragment = ""
-            self.content[entry.url] = feed_html(fragment, self.r.site.settings.absolute(entry.url))
+            self.content[entry.url] = self.r.memo(
+                feed_html, fragment, self.r.site.settings.absolute(entry.url))
         return self.content[entry.url]
 
     def item(self, entry: Entry, updated: datetime) -> Item:
@@ -339,17 +341,16 @@ class _Items:
 
 def feed_pages(r: Renderer) -> Iterator[Page | None]:
     """Every feed in every format, and the /feeds/ page that lists them."""
-    from eesite.render import Page
-
     site = r.site
     items = _Items(r)
     feeds = all_feeds(site)
     for feed in feeds:
         dates = distinct_updates(feed.entries)
-        entries = [items.item(e, dates[e.url]) for e in feed.entries]
         newest = max(dates.values(), default=site.updated or EPOCH)
         origin = f"feeds ({feed.key})"
+        entries = functools.cache(lambda f=feed, d=dates: [items.item(e, d[e.url]) for e in f.entries])
         for fmt, name in FILE.items():
-            yield Page((feed.base + name).lstrip("/"), WRITERS[fmt](site, feed, entries, newest), origin)
+            yield r.file((feed.base + name).lstrip("/"), origin,
+                         lambda w=WRITERS[fmt], f=feed, e=entries, n=newest: w(site, f, e(), n))
     yield r.page("/feeds/", "feeds.html", "templates/feeds.html", site.updated,
                  feeds=[(feed, feed.links(site)) for feed in feeds])

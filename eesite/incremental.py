@@ -34,6 +34,7 @@ from eesite.content import Post
 from eesite.model import Entry, Site
 
 _PLAIN = (str, int, float, bool, type(None), date, datetime, Markup)
+_PLAIN_TYPES = frozenset(_PLAIN)  # exact types, for the hot paths (isinstance for subclasses)
 _MISSING = object()
 
 
@@ -55,7 +56,10 @@ class Reads:
 
     def whole_values(self, values) -> None:
         for value in values:
-            if type(value) is Entry:
+            kind = type(value)
+            if kind in _PLAIN_TYPES:  # never recorded in paths_of: nothing to count
+                continue
+            if kind is Entry:
                 self.entries.add(value.url)
             path = self.paths_of.get(id(value))
             if path is not None:
@@ -147,9 +151,11 @@ class TracingContext(Context):
     """Python code a template calls (macros, globals) counts its arguments as read whole."""
 
     def call(__self, __obj, *args, **kwargs):  # noqa: N805 - Jinja's own signature
-        reads = __self.environment.reads
+        reads = _ITERATING.reads
         if reads is not None:
-            reads.whole_values((*args, *kwargs.values()))
+            reads.whole_values(args)
+            if kwargs:
+                reads.whole_values(kwargs.values())
         return super().call(__obj, *args, **kwargs)
 
 
@@ -166,27 +172,33 @@ class TracingEnvironment(jinja2.Environment):
     def _traced(self, func):
         @functools.wraps(func)
         def traced(*args, **kwargs):
-            if self.reads is not None:
-                self.reads.whole_values((*args, *kwargs.values()))
+            reads = _ITERATING.reads
+            if reads is not None:
+                reads.whole_values(args)
+                if kwargs:
+                    reads.whole_values(kwargs.values())
             return func(*args, **kwargs)
         return traced
 
-    def _note(self, obj: Any, step: tuple, value: Any) -> Any:
-        reads = self.reads
+    def _note(self, obj: Any, kind: str, key: Any, value: Any) -> Any:
+        """Record that `value` was read from `obj` by step (kind, key) — cheap when `obj` is
+        not from the model (most reads: posts, draws, loop variables)."""
+        reads = _ITERATING.reads
         if reads is None:
             return value
-        kind = type(obj)
-        if kind is Entry:
+        cls = type(obj)
+        if cls is Entry:
             reads.entries.add(obj.url)
             return value
-        if kind is Site:
+        if cls is Site:
             base = ()
         else:
             base = reads.paths_of.get(id(obj))
             if base is None:
                 return value
             reads.bases.add(base)
-        if step[0] == "[]" and not isinstance(step[1], _PLAIN):
+        step = (kind, key)
+        if kind == "[]" and not isinstance(key, _PLAIN):
             reads.whole.add(base)  # a key we cannot look up again: count the whole object
             return value
         path = (*base, step)
@@ -210,15 +222,26 @@ class TracingEnvironment(jinja2.Environment):
         _ITERATING.reads = value
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        return self._note(obj, (".", attribute), super().getattr(obj, attribute))
+        try:  # jinja2.Environment.getattr, inlined: the hottest call of every page
+            value = getattr(obj, attribute)
+        except AttributeError:
+            value = super().getattr(obj, attribute)
+        return self._note(obj, ".", attribute, value)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        return self._note(obj, ("[]", argument), super().getitem(obj, argument))
+        return self._note(obj, "[]", argument, super().getitem(obj, argument))
 
     def get_template(self, name, parent=None, globals=None):  # noqa: A002 - Jinja's signature
         if self.reads is not None and isinstance(name, str):
             self.reads.templates.add(self.join_path(name, parent) if parent else name)
         return super().get_template(name, parent, globals)
+
+
+def _all_plain(values: tuple) -> bool:
+    for item in values:  # noqa: SIM110 - a plain loop: no generator on this hot path
+        if type(item) not in _PLAIN_TYPES and not isinstance(item, _PLAIN):
+            return False
+    return True
 
 
 @functools.cache
@@ -253,7 +276,7 @@ class Keys:
         if kind is str or kind is Markup:
             h.update(b"s%d:" % len(value))
             h.update(value.encode("utf-8", "surrogatepass"))
-        elif isinstance(value, _PLAIN):
+        elif kind in _PLAIN_TYPES or isinstance(value, _PLAIN):
             h.update(f"{kind.__name__}:{value!r};".encode())
         elif kind is Entry:
             h.update(self.entry(value).encode())
@@ -261,8 +284,7 @@ class Keys:
             h.update(b"site;")  # what a template reads from it is recorded separately
         elif kind is Post:
             h.update(self.post(value).encode())
-        elif (kind is tuple or kind is _Seq) and len(value) <= 16 and all(
-                isinstance(item, _PLAIN) for item in value):
+        elif (kind is tuple or kind is _Seq) and len(value) <= 16 and _all_plain(value):
             self._feed_structure(h, value)  # small rows of plain values: not worth a memo
         else:  # containers and records: hashed once per build however often they are shared
             known = self._shared.get(id(value))

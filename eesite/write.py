@@ -47,10 +47,15 @@ class Kept(NamedTuple):
 def safe_join(base: Path, rel: str) -> Path:
     """`base / rel`, refusing any path that would land outside `base` (like Pelican's
     sanitised_join): absolute paths, `..` parts, backslashes, NUL."""
+    return base.joinpath(*_checked(rel))
+
+
+def _checked(rel: str) -> list[str]:
+    """The parts of `rel`, or a BuildError when it would leave the folder it is joined to."""
     parts = rel.split("/")
     if not rel or "\\" in rel or "\0" in rel or any(p in ("..", ".", "") for p in parts):
         raise BuildError([Problem(rel, 0, "", "refusing to write outside the output folder")])
-    return base.joinpath(*parts)
+    return parts
 
 
 def read_manifest(output: Path) -> set[str] | None:
@@ -127,8 +132,8 @@ def _same(path: Path, data: bytes, known: tuple[str, int, int] | None, key: str)
     return st.st_size == len(data) and path.read_bytes() == data
 
 
-def _stamp(path: Path, key: str) -> tuple[str, int, int]:
-    st = path.stat()
+def _stamp(path: Path | str, key: str) -> tuple[str, int, int]:
+    st = os.stat(path)
     return key, st.st_size, st.st_mtime_ns
 
 
@@ -142,7 +147,8 @@ def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
     (from the last WriteReport) lets unchanged files be recognised without reading them.
     """
     check_target(output, source, files, force)
-    targets = {rel: safe_join(output, rel) for rel in files}  # validate every path first
+    for rel in files:  # validate every path first
+        _checked(rel)
     index = index or {}
     manifest = read_manifest(output)
     changed: dict[str, tuple[bytes, str]] = {}
@@ -151,9 +157,9 @@ def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
         if isinstance(data, Kept):
             stamps[rel] = index[rel]
             continue
-        key = digest(data)
-        if _same(targets[rel], data, index.get(rel), key):
-            stamps[rel] = index.get(rel) or _stamp(targets[rel], key)
+        key, target = digest(data), safe_join(output, rel)
+        if _same(target, data, index.get(rel), key):
+            stamps[rel] = index.get(rel) or _stamp(target, key)
         else:
             changed[rel] = (data, key)
     removed = (manifest or set()) - set(files)
@@ -200,19 +206,21 @@ def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes,
     if staging.exists():
         shutil.rmtree(staging)  # our own leftover from an interrupted build
     staging.mkdir(parents=True)
-    made: set[Path] = {staging}
+    made: set[str] = {str(staging)}
     try:
-        for rel in files:
-            new = safe_join(staging, rel)
-            if new.parent not in made:
-                new.parent.mkdir(parents=True, exist_ok=True)
-                made.add(new.parent)
+        for rel in files:  # plain strings, not Paths: this loop runs for every file of the site
+            new = os.path.join(staging, rel)  # `rel` was checked by write_site
+            parent = os.path.dirname(new)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
             if rel in changed:
                 data, key = changed[rel]
-                new.write_bytes(data)
+                with open(new, "wb") as f:
+                    f.write(data)
                 stamps[rel] = _stamp(new, key)
             else:
-                os.link(output / rel, new)  # same inode: mtime kept, nothing copied
+                os.link(os.path.join(output, rel), new)  # same inode: mtime kept, nothing copied
         for rel in foreign:  # not ours: carried over as it is
             new = safe_join(staging, rel)
             new.parent.mkdir(parents=True, exist_ok=True)

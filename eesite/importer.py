@@ -23,11 +23,7 @@ import yaml
 from eesite.categories import BY_SLUG
 from eesite.errors import BuildError, Problem
 from eesite.ircc import Round, load_feed, round_sort_key
-
-try:
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+from eesite.load import Loader  # the build's loader: impossible dates are errors, not crashes
 
 # Keys the importer writes, in the spec's order. Editor keys follow them.
 KEY_ORDER: tuple[str, ...] = (
@@ -307,7 +303,10 @@ def _read_posts(draws: Path) -> dict[str, _Post]:
             continue
         source, body, newline = parts
         try:
-            meta = yaml.load(source, Loader=_Loader)
+            meta = yaml.load(source, Loader=Loader)
+        except RecursionError:
+            problems.append(Problem(where, 2, "", "front matter is nested too deeply to read"))
+            continue
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 2 if mark is not None else 0

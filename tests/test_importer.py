@@ -268,3 +268,17 @@ def test_format_report_lists_created_rounds(tmp_path: Path) -> None:
     report = import_feed(REAL_FEED, draws, NOW)
     assert report.created == ("433", "434")
     assert format_report(report) == "created 2 posts: rounds 433, 434\nunchanged: 433 posts"
+
+
+def test_unreadable_existing_posts_are_problems_not_crashes(tmp_path):
+    """The importer reads posts with the build's loader: what the build reports, it reports."""
+    draws = tmp_path / "draws"
+    draws.mkdir()
+    (draws / "a.md").write_text('---\nround: "1"\ndraw_date: 2023-02-29\n---\n', encoding="utf-8")
+    (draws / "b.md").write_text('---\nround: "2"\nx: ' + "[" * 20000 + "\n---\n", encoding="utf-8")
+    with pytest.raises(BuildError) as err:
+        import_feed(REAL_FEED, draws, datetime(2026, 11, 23, tzinfo=UTC))
+    found = [str(p) for p in err.value.problems]
+    assert any(p.startswith(f"{draws / 'a.md'}:3: ") and "day is out of range" in p for p in found)
+    assert any(p.startswith(f"{draws / 'b.md'}:") for p in found)
+    assert sorted(p.name for p in draws.iterdir()) == ["a.md", "b.md"]  # nothing written

@@ -22,6 +22,7 @@ from eesite.occupations import load_occupations, with_draws
 from eesite.pool import cores
 from eesite.render import Page, render, render_site
 from eesite.settings import Settings
+from eesite.state import Summary, published_span, record, source_stamps, unchanged
 from eesite.write import IN_PLACE_LIMIT, Kept, WriteReport, write_site
 
 
@@ -76,27 +77,40 @@ def _few_collections():
 
 
 def build(options: Options, settings: Settings, cache: Cache | None = None,
-          persist: bool = True) -> tuple[Site, WriteReport]:
+          persist: bool = True) -> tuple[Summary, WriteReport]:
     """Build and write; reuses `cache` (kept in memory by `eesite serve`) or the one on disk,
-    and saves it unless `persist` is false (serve saves it when it stops)."""
+    and saves it unless `persist` is false (serve saves it when it stops). When no input
+    changed since the last build and output/ is as it left it, nothing is done (state.py)."""
+    now = options.now or datetime.now(timezone.utc)
+    key = (options.drafts, options.future, str(options.output))
+    if cache is None and options.cache:
+        cache = Cache.open(options.source, settings)
+    if cache is not None:
+        done = unchanged(cache.state, options.source, key, now, cache.output, options.output)
+        if done is not None:
+            return done, WriteReport(0, done.files, 0, cache.output)
     with _few_collections():
-        if cache is None and options.cache:
-            cache = Cache.open(options.source, settings)
+        stamps = source_stamps(options.source) if cache is not None else None
         jobs = cores()
-        site = load_site(options, settings, cache, jobs)
-        digests = {rel: hit[0] for rel, hit in cache.posts.items() if hit} if cache else None
+        site = load_site(replace(options, now=now), settings, cache, jobs)
+        digests = {rel: hit[1] for rel, hit in cache.posts.items() if hit} if cache else None
         pages = render(site, options.source / "templates", cache=cache, output=options.output,
                        post_digests=digests, jobs=jobs)
         report = write_site(_files(pages), options.output, options.source, force=options.force,
                             in_place_limit=IN_PLACE_LIMIT if options.live else 0,
                             index=cache.output if cache else None)
+        summary = Summary(len(site.draws), len(site.articles), len(pages))
         if cache is not None:
             if report.index != cache.output:
                 cache.output = dict(report.index)
                 cache.changed.add("output")
+            posts = [hit[2] for hit in cache.posts.values() if hit]
+            span = published_span(posts, now, options.drafts, options.future)
+            cache.state = record(key, stamps, span, summary, options.output)
+            cache.changed.add("state")
             if persist:
                 cache.save()
-    return site, report
+    return summary, report
 
 
 def _files(pages: list[Page]) -> dict[str, bytes | Kept]:

@@ -16,7 +16,6 @@ import hashlib
 import io
 import os
 import pickle
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -26,7 +25,7 @@ from eesite import __version__
 
 CACHE_DIR = ".eesite-cache"
 _MAGIC = b"eesite-cache 1\n"
-FORMAT = 3  # bump when a cached type changes shape: older stores are then discarded
+FORMAT = 4  # bump when a cached type changes shape: older stores are then discarded
 _SAFE = {
     "builtins": {"set", "frozenset", "tuple", "dict", "list", "object"},
     "datetime": {"date", "datetime", "timedelta", "timezone", "time"},
@@ -97,37 +96,49 @@ def settings_key(settings: object) -> str:
                         MARKDOWN_EXTENSIONS, settings)))
 
 
-@dataclass
 class Cache:
-    """The stores of one site, loaded at the start of a build and saved at its end.
+    """The stores of one site, each read from disk when first used and saved at the end.
 
-    `posts`: file path → (bytes digest, Post); `html`: body digest → HTML (and Renderer.memo's
-    results, by a digest of function and arguments); `pages`: output path →
-    incremental.Trace; `output`: output path → (digest, size, mtime_ns) of the file written there.
+    `posts`: file path → (stamp, bytes digest, Post); `html`: body digest → HTML (and
+    Renderer.memo's results, by a digest of function and arguments); `pages`: output path →
+    incremental.Trace; `output`: output path → (digest, size, mtime_ns) of the file written
+    there; `templates`: template name → digest; `state`: what the last build read and wrote
+    (state.py: the no-change shortcut). Stores load lazily, so a build that finds nothing
+    changed reads only the small ones.
     """
 
-    root: Path
-    key: str
-    posts: dict = field(default_factory=dict)
-    html: dict = field(default_factory=dict)
-    pages: dict = field(default_factory=dict)
-    output: dict = field(default_factory=dict)
-    templates: dict = field(default_factory=dict)  # template name → digest at the last build
-    changed: set = field(default_factory=set)  # names of the stores to write back
+    STORES = ("posts", "html", "pages", "output", "templates", "state")
 
-    STORES = ("posts", "html", "pages", "output", "templates")
+    def __init__(self, root: Path, key: str):
+        self.root = root
+        self.key = key
+        self.changed: set[str] = set()  # names of the stores to write back
+        self._stores: dict[str, dict] = {}
 
     @classmethod
     def open(cls, root: Path, settings: object) -> Cache:
-        cache = cls(root, settings_key(settings))
-        for name in cls.STORES:
-            value = load(root, name, cache.key)
-            if isinstance(value, dict):
-                setattr(cache, name, value)
-        return cache
+        return cls(root, settings_key(settings))
+
+    def _get(self, name: str) -> dict:
+        value = self._stores.get(name)
+        if value is None:
+            found = load(self.root, name, self.key)
+            value = self._stores[name] = found if isinstance(found, dict) else {}
+        return value
+
+    def _set(self, name: str, value: dict) -> None:
+        self._stores[name] = value
+
+    posts = property(lambda self: self._get("posts"), lambda self, v: self._set("posts", v))
+    html = property(lambda self: self._get("html"), lambda self, v: self._set("html", v))
+    pages = property(lambda self: self._get("pages"), lambda self, v: self._set("pages", v))
+    output = property(lambda self: self._get("output"), lambda self, v: self._set("output", v))
+    templates = property(lambda self: self._get("templates"),
+                         lambda self, v: self._set("templates", v))
+    state = property(lambda self: self._get("state"), lambda self, v: self._set("state", v))
 
     def save(self) -> None:
         """Write back only the stores that changed (a no-change build writes nothing)."""
         for name in sorted(self.changed):
-            save(self.root, name, self.key, getattr(self, name))
+            save(self.root, name, self.key, self._get(name))
         self.changed.clear()

@@ -40,9 +40,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     options = _options(args, force=args.force)
     settings = load_settings(options.source, base_url=args.base_url)
     _say(f"building {options.source} → {options.output}")
-    site, report = build(options, settings)
+    made, report = build(options, settings)
     seconds = time.perf_counter() - started
-    print(f"built {len(site.draws)} draws, {len(site.articles)} articles: "
+    print(f"built {made.draws} draws, {made.articles} articles: "
           f"{report.written} files written, {report.unchanged} unchanged, "
           f"{report.removed} removed in {seconds:.2f} s")
     return 0

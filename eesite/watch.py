@@ -91,7 +91,7 @@ class Live:
             settings = load_settings(self.options.source, base_url=self.base_url)
             if self._cache is None or self._cache.key != settings_key(settings):
                 self._cache = Cache.open(self.options.source, settings)
-            site, report = build(self.options, settings, self._cache, persist=False)
+            made, report = build(self.options, settings, self._cache, persist=False)
         except BuildError as err:
             with self.state:
                 self.error = err
@@ -108,7 +108,7 @@ class Live:
         if self._said:
             self.say("fixed: the site builds again")
         self._said = ()
-        self.say(f"built {len(site.draws)} draws, {len(site.articles)} articles: {report.written} "
+        self.say(f"built {made.draws} draws, {made.articles} articles: {report.written} "
                  f"written, {report.removed} removed in {time.perf_counter() - started:.2f} s")
         return True
 

@@ -1,0 +1,107 @@
+"""The no-change shortcut: a build whose inputs are exactly those of the last one does nothing.
+
+A build is a pure function of the source files (content/, templates/, pyproject.toml), the
+settings and options, eesite's version (all in the cache key) and the moment it runs, which
+only decides which dated posts are published. After each successful build the cache's `state`
+store records the stamp (size, mtime, inode) of every source file and the span of moments in
+which the same posts are published. The next build takes the stamps again (a walk and a stat
+per file, no reading); when they are equal, the moment is in that span and every file eesite
+wrote is still in output/ as it left it, there is nothing to do, and the site model is never
+built. A stamp taken within two seconds of a file's change is not trusted (see load.RACY_NS),
+so a file saved twice in one clock tick is never missed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from eesite.content import Post
+from eesite.load import stamp_of
+from eesite.model import is_published
+from eesite.write import MANIFEST
+
+WATCHED = ("content", "templates")  # folders whose every file is an input (plus pyproject.toml)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the last build made, for the one-line report of a build that had nothing to do."""
+
+    draws: int
+    articles: int
+    files: int
+
+
+def source_stamps(root: Path) -> dict[str, tuple[int, int, int]] | None:
+    """The stamp of every input file, or None when one is too fresh to trust."""
+    seen = time.time_ns()
+    stamps: dict[str, tuple[int, int, int]] = {}
+    paths = [str(root / "pyproject.toml")] if (root / "pyproject.toml").is_file() else []
+    for folder in WATCHED:
+        for dirpath, dirnames, filenames in os.walk(root / folder):
+            dirnames.sort()
+            paths += [os.path.join(dirpath, name) for name in filenames]
+    for path in paths:
+        try:
+            stamp = stamp_of(os.stat(path), seen)
+        except OSError:
+            return None
+        if stamp is None:
+            return None
+        stamps[path] = stamp
+    return stamps
+
+
+def published_span(posts: list[Post], now: datetime, drafts: bool, future: bool
+                   ) -> tuple[datetime | None, datetime | None]:
+    """[start, end): the moments at which exactly the posts published `now` are published."""
+    if future:
+        return None, None
+    start = max((p.date for p in posts if is_published(p, now, drafts, future)), default=None)
+    later = [p.date for p in posts if (drafts or not p.draft) and p.date > now]
+    return start, min(later, default=None)
+
+
+def record(options_key: tuple, stamps: dict | None, span: tuple, summary: Summary,
+           output: Path) -> dict:
+    """The state to keep after a successful build (empty when a stamp was not trustworthy)."""
+    if stamps is None:
+        return {}
+    try:
+        manifest = os.stat(output / MANIFEST)
+    except OSError:
+        return {}
+    return {"options": options_key, "stamps": stamps, "span": span,
+            "manifest": (manifest.st_size, manifest.st_mtime_ns),
+            "summary": summary}
+
+
+def unchanged(state: dict, root: Path, options_key: tuple, now: datetime,
+              index: dict, output: Path) -> Summary | None:
+    """The last build's summary when this build would make exactly what is in output/."""
+    if not state or state.get("options") != options_key:
+        return None
+    start, end = state["span"]
+    if (start is not None and now < start) or (end is not None and now >= end):
+        return None
+    if source_stamps(root) != state["stamps"]:
+        return None
+    try:
+        manifest = os.stat(output / MANIFEST)
+    except OSError:
+        return None
+    if (manifest.st_size, manifest.st_mtime_ns) != state["manifest"]:
+        return None
+    base = str(output)
+    for rel, (_, size, mtime) in index.items():  # every file eesite wrote, as it left it
+        try:
+            st = os.stat(os.path.join(base, rel))
+        except OSError:
+            return None
+        if st.st_size != size or st.st_mtime_ns != mtime:
+            return None
+    return state["summary"]

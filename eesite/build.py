@@ -15,12 +15,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from eesite.cache import Cache
+from eesite.content import Post
+from eesite.delta import NotEligible, Session, render_texts
 from eesite.errors import BuildError
-from eesite.load import load_content
+from eesite.load import is_post_file, load_content
 from eesite.model import Site, build_site
-from eesite.occupations import load_occupations, with_draws
+from eesite.occupations import OccupationIndex, load_occupations, with_draws
 from eesite.pool import cores
-from eesite.render import Page, render, render_site
+from eesite.render import SECTIONS, Page, render, render_site
 from eesite.settings import Settings
 from eesite.state import Summary, published_span, record, source_stamps, unchanged
 from eesite.write import IN_PLACE_LIMIT, Kept, WriteReport, write_site
@@ -49,8 +51,15 @@ def make_site(options: Options, settings: Settings) -> tuple[Site, dict[str, byt
 def load_site(options: Options, settings: Settings, cache: Cache | None = None,
               jobs: int = 1) -> Site:
     """Load content and data, then model them; every problem of both in one BuildError."""
+    return model_of(*load_inputs(options, settings, cache, jobs), options, settings)
+
+
+def load_inputs(options: Options, settings: Settings, cache: Cache | None = None,
+                jobs: int = 1, stamps: dict | None = None
+                ) -> tuple[tuple[Post, ...], OccupationIndex]:
+    """The posts and the occupation lists; the problems of both in one BuildError."""
     problems, loaded = [], []
-    for load in (lambda: load_content(options.source, settings, cache, jobs),
+    for load in (lambda: load_content(options.source, settings, cache, jobs, stamps),
                  lambda: load_occupations(options.source)):
         try:
             loaded.append(load())
@@ -58,7 +67,11 @@ def load_site(options: Options, settings: Settings, cache: Cache | None = None,
             problems.extend(err.problems)
     if problems:
         raise BuildError(problems)
-    posts, lists = loaded
+    return loaded[0], loaded[1]
+
+
+def model_of(posts: tuple[Post, ...], lists: OccupationIndex, options: Options,
+             settings: Settings) -> Site:
     now = options.now or datetime.now(timezone.utc)
     site = build_site(posts, settings, now, drafts=options.drafts, future=options.future)
     return replace(site, occupations=with_draws(lists, site.draws))
@@ -77,35 +90,52 @@ def _few_collections():
 
 
 def build(options: Options, settings: Settings, cache: Cache | None = None,
-          persist: bool = True) -> tuple[Summary, WriteReport]:
+          persist: bool = True, session: Session | None = None) -> tuple[Summary, WriteReport]:
     """Build and write; reuses `cache` (kept in memory by `eesite serve`) or the one on disk,
     and saves it unless `persist` is false (serve saves it when it stops). When no input
-    changed since the last build and output/ is as it left it, nothing is done (state.py)."""
+    changed since the last build and output/ is as it left it, nothing is done (state.py);
+    with a `session` (serve, watch) an edit of prose alone re-renders only where it shows
+    (delta.py)."""
     now = options.now or datetime.now(timezone.utc)
     key = (options.drafts, options.future, str(options.output))
     if cache is None and options.cache:
         cache = Cache.open(options.source, settings)
-    if cache is not None:
+    if cache is not None and (session is None or session.site is not None):
         done = unchanged(cache.state, options.source, key, now, cache.output, options.output)
         if done is not None:
             return done, WriteReport(0, done.files, 0, cache.output)
     with _few_collections():
         stamps = source_stamps(options.source) if cache is not None else None
         jobs = cores()
-        site = load_site(replace(options, now=now), settings, cache, jobs)
-        digests = {rel: hit[1] for rel, hit in cache.posts.items() if hit} if cache else None
-        pages = render(site, options.source / "templates", cache=cache, output=options.output,
-                       post_digests=digests, jobs=jobs)
+        options = replace(options, now=now)
+        posts, lists = load_inputs(options, settings, cache, jobs, stamps)
+        metas = {rel: hit[3] for rel, hit in cache.posts.items() if hit} if cache else {}
+        templates = options.source / "templates"
+        others, pages = None, None
+        if session is not None and cache is not None:
+            others = {path: stamp for path, stamp in stamps.items()
+                      if not is_post_file(options.source, path)}
+            try:
+                site, changed = session.texts_only(posts, metas, others, now)
+                pages = render_texts(site, templates, SECTIONS, changed, session, cache,
+                                     options.output, metas)
+            except NotEligible:
+                pages = None
+        if pages is None:
+            site = model_of(posts, lists, options, settings)
+            pages = render(site, templates, cache=cache, output=options.output,
+                           post_digests=metas or None, jobs=jobs)
         report = write_site(_files(pages), options.output, options.source, force=options.force,
                             in_place_limit=IN_PLACE_LIMIT if options.live else 0,
                             index=cache.output if cache else None)
         summary = Summary(len(site.draws), len(site.articles), len(pages))
+        span = published_span(posts, now, options.drafts, options.future)
+        if session is not None:
+            session.remember(site, metas, others, span, pages, report.index)
         if cache is not None:
             if report.index != cache.output:
                 cache.output = dict(report.index)
                 cache.changed.add("output")
-            posts = [hit[2] for hit in cache.posts.values() if hit]
-            span = published_span(posts, now, options.drafts, options.future)
             cache.state = record(key, stamps, span, summary, options.output)
             cache.changed.add("state")
             if persist:

@@ -25,7 +25,7 @@ from eesite import __version__
 
 CACHE_DIR = ".eesite-cache"
 _MAGIC = b"eesite-cache 1\n"
-FORMAT = 4  # bump when a cached type changes shape: older stores are then discarded
+FORMAT = 5  # bump when a cached type changes shape: older stores are then discarded
 _SAFE = {
     "builtins": {"set", "frozenset", "tuple", "dict", "list", "object"},
     "datetime": {"date", "datetime", "timedelta", "timezone", "time"},
@@ -99,7 +99,7 @@ def settings_key(settings: object) -> str:
 class Cache:
     """The stores of one site, each read from disk when first used and saved at the end.
 
-    `posts`: file path → (stamp, bytes digest, Post); `html`: body digest → HTML (and
+    `posts`: file path → (stamp, bytes digest, Post, front matter digest); `html`: body digest → HTML (and
     Renderer.memo's results, by a digest of function and arguments); `pages`: output path →
     incremental.Trace; `output`: output path → (digest, size, mtime_ns) of the file written
     there; `templates`: template name → digest; `state`: what the last build read and wrote

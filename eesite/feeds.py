@@ -351,6 +351,7 @@ def feed_pages(r: Renderer) -> Iterator[Page | None]:
         entries = functools.cache(lambda f=feed, d=dates: [items.item(e, d[e.url]) for e in f.entries])
         for fmt, name in FILE.items():
             yield r.file((feed.base + name).lstrip("/"), origin,
-                         lambda w=WRITERS[fmt], f=feed, e=entries, n=newest: w(site, f, e(), n))
+                         lambda w=WRITERS[fmt], f=feed, e=entries, n=newest: w(site, f, e(), n),
+                         texts=[e.post.source for e in feed.entries])
     yield r.page("/feeds/", "feeds.html", "templates/feeds.html", site.updated,
                  feeds=[(feed, feed.links(site)) for feed in feeds])

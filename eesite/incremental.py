@@ -91,6 +91,7 @@ class Trace:
     entries: tuple[str, ...]
     paths: tuple[tuple[str, tuple], ...]
     output: str  # digest of the bytes produced
+    texts: tuple[str, ...] = ()  # sources whose Markdown the page shows (site.texts)
 
 
 def _ref(value: object) -> object:
@@ -399,11 +400,12 @@ class Keys:
         parts.append(group)
         return digest("\n".join(parts))
 
-    def trace(self, template: str, context: str, reads: Reads, output: str) -> Trace:
+    def trace(self, template: str, context: str, reads: Reads, output: str,
+              texts: tuple[str, ...] = ()) -> Trace:
         templates, entries = tuple(sorted(reads.templates)), tuple(sorted(reads.entries))
         paths = reads.leaves()
         return Trace(template, self.fingerprint(template, context, templates, entries, paths),
-                     templates, entries, paths, output)
+                     templates, entries, paths, output, texts)
 
     def still_valid(self, trace: Trace, template: str, context: str) -> bool:
         return trace.template == template and trace.fingerprint == self.fingerprint(

@@ -7,11 +7,13 @@ composed node by node so each problem can name the line of its key.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import stat
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 from pathlib import Path
 
@@ -51,7 +53,7 @@ _STR = "tag:yaml.org,2002:str"
 class Source:
     """A content file found on disk, before it is read."""
 
-    path: Path
+    path: str | Path  # a plain string from find_sources: there are thousands
     rel: str  # relative to the site root, with forward slashes
     kind: str
 
@@ -59,22 +61,32 @@ class Source:
 def find_sources(root: Path) -> Iterator[Source]:
     """Content files in content/draws, content/posts and content/pages, in a stable order.
 
-    Editor droppings (.swp, ~, .#x, 4913) are skipped: only visible `*.md` files count.
+    Editor droppings (.swp, ~, .#x, 4913) are skipped: only visible `*.md` files count. (Which
+    of them are regular files is found when they are read: a stat per file is not repeated.)
     """
+    base = str(root)
     for folder, kind in SECTIONS.items():
-        base = root / "content" / folder
-        if not base.is_dir():
-            continue
+        top = os.path.join(base, "content", folder)
         found = []
-        for dirpath, dirnames, filenames in os.walk(base):
+        for dirpath, dirnames, filenames in os.walk(top):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            here = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            here = os.path.relpath(dirpath, base).replace(os.sep, "/")
             found += [f"{here}/{name}" for name in filenames
                       if name.endswith(".md") and not name.startswith(".")]
         for rel in sorted(found, key=lambda r: r.split("/")):
-            path = root / rel
-            if os.path.isfile(path):
-                yield Source(path, rel, kind)
+            yield Source(os.path.join(base, rel), rel, kind)
+
+
+def is_post_file(root: Path, path: str) -> bool:
+    """Is `path` (absolute, from os.walk under `root`) a file find_sources would offer?"""
+    name = path[path.rfind(os.sep) + 1:]
+    return (path.startswith(_post_folders(str(root))) and name.endswith(".md")
+            and not name.startswith(".") and f"{os.sep}." not in path[len(str(root)):])
+
+
+@functools.cache
+def _post_folders(root: str) -> tuple[str, ...]:
+    return tuple(os.path.join(root, "content", folder) + os.sep for folder in SECTIONS)
 
 
 def _line_at(data: bytes, offset: int) -> int:
@@ -148,12 +160,13 @@ def default_slug(source: Source, meta: dict) -> str:
     """Draws default to their round ("254"); other files to their name less a date prefix."""
     if source.kind == "draw" and isinstance(meta.get("round"), str | int):
         return str(meta["round"])
-    return _DATE_PREFIX.sub("", source.path.stem).lower()
+    stem = os.path.splitext(os.path.basename(source.path))[0]
+    return _DATE_PREFIX.sub("", stem).lower()
 
 
 def read_limited(path: Path, limit: int) -> bytes:
     """At most `limit` + 1 bytes of a file: a runaway file is refused, never read whole."""
-    with path.open("rb") as file:
+    with open(path, "rb") as file:
         return file.read(limit + 1)
 
 
@@ -162,7 +175,7 @@ def load_file(source: Source, settings: Settings, tz: tzinfo, data: bytes | None
     limit = settings.max_post_bytes
     data = read_limited(source.path, limit) if data is None else data
     if len(data) > limit:
-        size = max(source.path.stat().st_size, len(data))
+        size = max(os.stat(source.path).st_size, len(data))
         raise BuildError([Problem(source.rel, _line_at(data, limit), "",
                                   f"expected at most {limit:,} bytes (max_post_bytes), got "
                                   f"{size:,}; the limit is reached on this line")])
@@ -192,12 +205,19 @@ def stamp_of(st: os.stat_result, seen_ns: int) -> tuple[int, int, int] | None:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
+def meta_digest(post: Post) -> str:
+    """A digest of a post's front matter alone: what pages other than its own may show."""
+    return digest(repr(replace(post, body="")))
+
+
 def load_content(root: Path, settings: Settings, cache: Cache | None = None,
-                 jobs: int = 1) -> tuple[Post, ...]:
+                 jobs: int = 1, stamps: Mapping[str, tuple | None] | None = None
+                 ) -> tuple[Post, ...]:
     """Every content file under `root`/content as Posts, or a BuildError listing every problem.
 
     With a cache, a file whose stamp (size, mtime, inode) is as recorded is not read at all, and
-    one whose bytes are unchanged is not parsed again; the others are parsed over `jobs`
+    one whose bytes are unchanged is not parsed again (`stamps`: taken just before by
+    state.source_stamps, trusted as they are); the others are parsed over `jobs`
     processes when there are many (YAML is ~0.5 ms a file).
     """
     known = cache.posts if cache else {}
@@ -208,19 +228,26 @@ def load_content(root: Path, settings: Settings, cache: Cache | None = None,
     changed = False
     for source in find_sources(root):
         hit = known.get(source.rel)
+        if hit and hit[0] and stamps and stamps.get(source.path) == hit[0]:
+            found[source.rel] = hit
+            continue
         try:
             st = os.stat(source.path)  # before reading: a later write changes the stamp
+            if not stat.S_ISREG(st.st_mode):
+                continue
             if hit and hit[0] and hit[0] == (st.st_size, st.st_mtime_ns, st.st_ino):
                 found[source.rel] = hit
                 continue
             data = read_limited(source.path, settings.max_post_bytes)
+        except FileNotFoundError:  # gone since the walk, or a dangling link: not a post
+            continue
         except OSError as err:
             problems.append(Problem(source.rel, 0, "", f"cannot read the file: {err.strerror}"))
             continue
         key, stamp = digest(data), stamp_of(st, seen)
         changed = True
         if hit and hit[1] == key:
-            found[source.rel] = (stamp, key, hit[2])
+            found[source.rel] = (stamp, key, *hit[2:])
         else:
             found[source.rel] = None
             todo.append((source, data, key, stamp))
@@ -229,7 +256,8 @@ def load_content(root: Path, settings: Settings, cache: Cache | None = None,
     def parse(item: tuple[Source, bytes, str, tuple | None]) -> tuple:
         source, data, key, stamp = item
         try:
-            return source.rel, (stamp, key, load_file(source, settings, tz, data)), ()
+            post = load_file(source, settings, tz, data)
+            return source.rel, (stamp, key, post, meta_digest(post)), ()
         except BuildError as err:
             return source.rel, None, err.problems
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -84,6 +84,10 @@ class Site:
     next_draws: Mapping[str, Entry]  # draw URL -> the round after it
     analytics: Analytics = field(default_factory=Analytics)  # trend pages, year-to-date counters
     occupations: OccupationIndex = EMPTY  # category occupation lists, linked to the draws
+    # The Markdown of every post by its source file. The posts in `entries` carry their front
+    # matter only (body ""): a text is shown on its own page and in feeds, so an edit of the
+    # prose alone replaces this mapping and leaves every entry, group and count as it was.
+    texts: Mapping[str, str] = field(default_factory=dict)
 
     def next_draw(self, entry: Entry) -> Entry | None:
         return self.next_draws.get(entry.url)
@@ -132,6 +136,8 @@ def build_site(posts: tuple[Post, ...], settings: Settings, now: datetime, *,
                drafts: bool = False, future: bool = False) -> Site:
     """The Site for these posts as of `now`, leaving out drafts and future posts unless asked."""
     shown = [p for p in posts if is_published(p, now, drafts, future)]
+    texts = MappingProxyType({p.source: p.body for p in shown})
+    shown = [replace(p, body="") if p.body else p for p in shown]
     draws = link_draws([p for p in shown if p.kind == "draw"])
     others = [Entry(p, url_of(p)) for p in shown if p.kind != "draw"]
     entries = _newest_first(draws + [e for e in others if e.post.kind == "post"])
@@ -163,4 +169,5 @@ def build_site(posts: tuple[Post, ...], settings: Settings, now: datetime, *,
         updated=max(dates) if dates else None,
         next_draws=MappingProxyType({a.url: b for a, b in zip(draws, draws[1:], strict=False)}),
         analytics=analyze(by_draw_date),
+        texts=texts,
     )

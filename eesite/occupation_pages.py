@@ -78,3 +78,6 @@ def occupation_pages(r: Renderer) -> Iterator[Page | None]:
                      memberships=index.memberships[occ.noc],
                      current=tuple(lst for lst in index.in_lists(occ.noc) if lst.current),
                      draws=index.draws_by_code.get(occ.noc, ()))
+
+
+occupation_pages.reads_texts = False  # delta.py carries its pages over when only prose changed

@@ -183,11 +183,15 @@ class Renderer:
         self.keys = Keys(site, self.env, post_digests or {}) if cache else None
         self.traces: dict[str, Trace] = {}
         self.rendered = 0  # pages rendered (not kept) by this process
+        self.texts_read: set[str] = set()  # sources read (markdown) since the last page was made
+        self.only: set[str] | None = None  # delta.py: make only these paths, keep the others
         self.share = (0, 1)
         self._turn = 0
 
     def markdown(self, entry: Entry) -> str:
-        body = entry.post.body
+        """The HTML of an entry's text (recorded as read by the page being made)."""
+        self.texts_read.add(entry.post.source)
+        body = self.site.texts.get(entry.post.source, "")
         key = digest(body)
         html = self.html.get(key)
         if html is None:
@@ -207,7 +211,8 @@ class Renderer:
 
     def prepare_markdown(self, entries: Iterable[Entry], jobs: int) -> None:
         """Convert every body not in the cache up front, over `jobs` processes when many."""
-        todo = {digest(e.post.body): e.post.body for e in entries}
+        texts = self.site.texts
+        todo = {digest(b): b for b in (texts.get(e.post.source, "") for e in entries)}
         todo = [(k, b) for k, b in todo.items() if k not in self.html]
 
         def convert(item: tuple[str, str]) -> tuple[str, str]:
@@ -229,8 +234,11 @@ class Renderer:
               in_sitemap: bool, context: dict) -> Page | None:
         turn, (mine, count) = self._turn, self.share
         self._turn += 1
+        texts = self._texts()
         if turn % count != mine:
             return _Elsewhere(path, b"", origin, lastmod, in_sitemap)
+        if self._carried(path):
+            return _Made(path, b"", origin, lastmod, in_sitemap, kept=self.traces[path].output)
         keys, ctx = self.keys, ""
         if keys is not None:
             ctx = keys.value({"url": url, **context})
@@ -250,17 +258,42 @@ class Renderer:
         self.rendered += 1
         if reads is not None:
             reads.templates.add(template)
-            self.traces[path] = keys.trace(template, ctx, reads, digest(data))
+            self.traces[path] = keys.trace(template, ctx, reads, digest(data), texts)
         return _Made(path, data, origin, lastmod, in_sitemap)
 
-    def file(self, path: str, origin: str, make: Callable[[], bytes]) -> Page:
+    def _carried(self, path: str) -> bool:
+        """In a delta rebuild: is `path` outside `only` and in output/ as its trace made it?"""
+        if self.only is None or path in self.only:
+            return False
+        old = self.cache.pages.get(path)
+        if old is None or self.cache.output.get(path, ("",))[0] != old.output:
+            return False
+        self.traces[path] = old
+        return True
+
+    def _texts(self) -> tuple[str, ...]:
+        """The texts read for the page about to be made (its context is computed just before)."""
+        texts = tuple(sorted(self.texts_read))
+        self.texts_read = set()
+        return texts
+
+    def file(self, path: str, origin: str, make: Callable[[], bytes],
+             texts: Iterable[str] = ()) -> Page:
         """A file built in Python (XML, JSON), made only by the worker whose turn it is, so
-        forked workers do not all build every feed."""
+        forked workers do not all build every feed; `texts`: the sources whose Markdown it
+        may show (besides those `make` reads through `markdown`)."""
         turn, (mine, count) = self._turn, self.share
         self._turn += 1
+        self._texts()
         if turn % count != mine:
             return _Elsewhere(path, b"", origin)
-        return _Made(path, make(), origin)
+        if self._carried(path):
+            return _Made(path, b"", origin, kept=self.traces[path].output)
+        data = make()
+        self.texts_read.update(texts)
+        if self.keys is not None:  # no fingerprint: made every full build, traced for its texts
+            self.traces[path] = Trace("", "", (), (), (), digest(data), self._texts())
+        return _Made(path, data, origin)
 
     def ready(self, path: str, origin: str, inputs: object, make: Callable[[], bytes]) -> Page:
         """A file built in Python (XML, JSON) whose bytes depend only on `inputs`: made again
@@ -321,10 +354,7 @@ def core_pages(r: Renderer) -> Iterator[Page | None]:
     """Posts, home pages, the archive, categories, tags and the 404 page."""
     site = r.site
     for entry in site.entries + site.pages:
-        post = entry.post
-        template = {"draw": "draw.html", "post": "post.html", "page": "page.html"}[post.kind]
-        yield r.page(entry.url, template, post.source, post.updated or post.date,
-                     entry=entry, content=r.markdown(entry))
+        yield post_page(r, entry)
     for listing in site.home:
         yield r.page(listing.url, "home.html", "templates/home.html", site.updated, listing=listing)
     yield r.page("/draws/", "archive.html", "templates/archive.html", site.updated)
@@ -338,6 +368,24 @@ def core_pages(r: Renderer) -> Iterator[Page | None]:
         yield r.page(group.url, "tag.html", "templates/tag.html", group.entries[0].post.date,
                      group=group)
     yield r.page_at("404.html", "/404/", "404.html", "templates/404.html")
+
+
+def post_page(r: Renderer, entry: Entry) -> Page | None:
+    """The page of one post: its facts and its text."""
+    post = entry.post
+    template = {"draw": "draw.html", "post": "post.html", "page": "page.html"}[post.kind]
+    return r.page(entry.url, template, post.source, post.updated or post.date,
+                  entry=entry, content=r.markdown(entry))
+
+
+def _post_pages_for(r: Renderer, sources: frozenset[str]) -> Iterator[Page | None]:
+    """Only the pages of posts whose text is in `sources` (delta.py: a prose edit)."""
+    for entry in r.site.entries + r.site.pages:
+        if entry.post.source in sources:
+            yield post_page(r, entry)
+
+
+core_pages.for_texts = _post_pages_for  # the other core pages show no text
 
 
 def static_files(templates: Path) -> Iterator[Page]:
@@ -469,7 +517,8 @@ def _much_to_render(renderer: Renderer, cache: Cache | None) -> bool:
 
 
 def _update_cache(cache: Cache, renderer: Renderer, entries, traces: dict, rendered: int) -> None:
-    used = {digest(e.post.body) for e in entries} | renderer.memos
+    texts = renderer.site.texts
+    used = {digest(texts.get(e.post.source, "")) for e in entries} | renderer.memos
     html = {k: v for k, v in renderer.html.items() if k in used}
     if html.keys() != cache.html.keys():
         cache.html = html

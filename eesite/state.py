@@ -36,23 +36,20 @@ class Summary:
     files: int
 
 
-def source_stamps(root: Path) -> dict[str, tuple[int, int, int]] | None:
-    """The stamp of every input file, or None when one is too fresh to trust."""
+def source_stamps(root: Path) -> dict[str, tuple[int, int, int] | None]:
+    """The stamp of every input file by its path; None for one too fresh to trust."""
     seen = time.time_ns()
-    stamps: dict[str, tuple[int, int, int]] = {}
     paths = [str(root / "pyproject.toml")] if (root / "pyproject.toml").is_file() else []
     for folder in WATCHED:
         for dirpath, dirnames, filenames in os.walk(root / folder):
             dirnames.sort()
             paths += [os.path.join(dirpath, name) for name in filenames]
+    stamps: dict[str, tuple[int, int, int] | None] = {}
     for path in paths:
         try:
-            stamp = stamp_of(os.stat(path), seen)
+            stamps[path] = stamp_of(os.stat(path), seen)
         except OSError:
-            return None
-        if stamp is None:
-            return None
-        stamps[path] = stamp
+            stamps[path] = None
     return stamps
 
 
@@ -69,7 +66,7 @@ def published_span(posts: list[Post], now: datetime, drafts: bool, future: bool
 def record(options_key: tuple, stamps: dict | None, span: tuple, summary: Summary,
            output: Path) -> dict:
     """The state to keep after a successful build (empty when a stamp was not trustworthy)."""
-    if stamps is None:
+    if stamps is None or None in stamps.values():
         return {}
     try:
         manifest = os.stat(output / MANIFEST)

@@ -142,3 +142,6 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                          s=s, older=a.snapshots[i - 1] if i else None,
                          newer=a.snapshots[i + 1] if i + 1 < len(a.snapshots) else None)
 
+
+
+trend_pages.reads_texts = False  # delta.py carries its pages over when only prose changed

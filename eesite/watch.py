@@ -23,6 +23,7 @@ from watchdog.observers import Observer
 
 from eesite.build import Options, build
 from eesite.cache import Cache, settings_key
+from eesite.delta import Session
 from eesite.errors import BuildError, Problem
 from eesite.settings import load_settings
 
@@ -79,6 +80,7 @@ class Live:
         self._first = 0.0
         self._stop = False
         self._cache: Cache | None = None
+        self._session = Session()  # the last good build, for prose-only rebuilds (delta.py)
         self._said: tuple[Problem, ...] = ()
         self._observer = None
         self._thread: threading.Thread | None = None
@@ -91,7 +93,9 @@ class Live:
             settings = load_settings(self.options.source, base_url=self.base_url)
             if self._cache is None or self._cache.key != settings_key(settings):
                 self._cache = Cache.open(self.options.source, settings)
-            made, report = build(self.options, settings, self._cache, persist=False)
+                self._session = Session()
+            made, report = build(self.options, settings, self._cache, persist=False,
+                                 session=self._session)
         except BuildError as err:
             with self.state:
                 self.error = err

@@ -1,0 +1,109 @@
+"""Live rebuilds of a prose edit: re-render only the pages that show the changed text.
+
+`eesite serve` and `eesite watch` keep a Session between rebuilds: the last Site and the list of
+files it made. When every post's front matter, every template, data file and setting is as
+before, the new model is the old one with other texts (model.Site.texts), so a page can differ
+only if its trace records reading one of the changed texts: the post's own page and the feeds
+that carry it. A section with `for_texts(renderer, sources)` makes just the pages of those texts;
+one with `reads_texts = False` is not run at all; any other runs with only its dirty pages
+rendered. Every other file is carried over after a check of its trace: a carried file that
+shows a changed text, or has no trace, sends the rebuild back to the full incremental build.
+Any other change (a front matter field, a template, a new or deleted post) takes that build too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+
+from eesite.cache import Cache
+from eesite.content import Post
+from eesite.errors import BuildError, Problem
+from eesite.model import Site
+from eesite.render import Page, Renderer, Section, robots, static_files
+
+
+class NotEligible(Exception):
+    """The change is more than prose: build the full way."""
+
+
+@dataclass
+class Session:
+    """What a live rebuild remembers of the last good one (in memory only)."""
+
+    site: Site | None = None
+    metas: Mapping[str, str] = field(default_factory=dict)  # source → front matter digest
+    others: Mapping[str, tuple] | None = None  # stamps of every input that is not a post
+    span: tuple = (None, None)  # published_span of the last build
+    pages: list[Page] = field(default_factory=list)  # every file made, without its bytes
+
+    def remember(self, site: Site, metas: Mapping[str, str], others: Mapping | None,
+                 span: tuple, pages: Iterable[Page], index: Mapping[str, tuple]) -> None:
+        """Keep a successful build: its model, inputs and files (by the digests written)."""
+        self.site, self.metas, self.others, self.span = site, dict(metas), others, span
+        self.pages = [p if not p.data else replace(p, data=b"", kept=index[p.path][0])
+                      for p in pages]
+
+    def texts_only(self, posts: tuple[Post, ...], metas: Mapping[str, str],
+                   others: Mapping | None, now: datetime) -> tuple[Site, frozenset[str]]:
+        """The new Site and the sources whose text changed, or NotEligible."""
+        start, end = self.span
+        if (self.site is None or others is None or None in others.values()
+                or others != self.others or metas != self.metas
+                or (start is not None and now < start) or (end is not None and now >= end)):
+            raise NotEligible
+        old = self.site.texts
+        texts = {p.source: p.body for p in posts if p.source in old}
+        changed = frozenset(s for s, text in texts.items() if old[s] != text)
+        return replace(self.site, texts=MappingProxyType(texts)), changed
+
+
+def render_texts(site: Site, templates: Path, sections: tuple[Section, ...], changed: frozenset,
+                 session: Session, cache: Cache, output: Path,
+                 post_digests: Mapping[str, str]) -> list[Page]:
+    """Every file of the site, made again only where a changed text shows (see the module)."""
+    old = cache.pages
+    renderer = Renderer(site, templates, cache, output, post_digests)
+    renderer.only = {path for path, trace in old.items() if trace.texts
+                     and not changed.isdisjoint(trace.texts)}
+    pages: list[Page] = []
+    for section in sections:
+        only_texts = getattr(section, "for_texts", None)
+        if only_texts is not None:  # the section can make just the pages of these texts
+            made = only_texts(renderer, changed)
+        elif getattr(section, "reads_texts", True):
+            made = section(renderer)  # every page, but only those in `only` are rendered
+        else:
+            continue
+        pages += (page for page in made if page is not None)
+    made = {page.path for page in pages}
+    traces = dict(renderer.traces)
+    for page in session.pages:  # the rest is as the last build made it, unless it shows a text
+        if page.path in made or page.path.startswith("static/") or page.path == "robots.txt":
+            continue
+        trace = old.get(page.path)
+        if trace is None or not changed.isdisjoint(trace.texts):
+            raise NotEligible  # a page that shows a changed text and was not made again
+        traces[page.path] = trace
+        pages.append(page)
+    pages += [*static_files(templates), robots(site)]
+    if renderer.problems:
+        raise BuildError(renderer.problems)
+    _check_paths(pages)
+    cache.pages = traces
+    cache.changed.add("pages")
+    if renderer.rendered or renderer.html.keys() != cache.html.keys():
+        cache.html = renderer.html  # new texts' HTML; the old stays until a full build prunes it
+        cache.changed.add("html")
+    return pages
+
+
+def _check_paths(pages: list[Page]) -> None:
+    seen: set[str] = set()
+    for page in pages:
+        if page.path in seen:
+            raise BuildError([Problem(page.origin, 0, "", f"{page.path} is produced twice")])
+        seen.add(page.path)

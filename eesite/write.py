@@ -80,7 +80,8 @@ def existing_files(output: Path) -> set[str]:
     return found
 
 
-def check_target(output: Path, source: Path, files: Mapping[str, bytes], force: bool) -> None:
+def check_target(output: Path, source: Path, files: Mapping[str, bytes], force: bool,
+                 manifest: set[str] | None = None) -> None:
     """Refuse an output folder that would lose something that is not eesite's."""
     out, src = output.resolve(), source.resolve()
     if out == src or src.is_relative_to(out):
@@ -92,7 +93,8 @@ def check_target(output: Path, source: Path, files: Mapping[str, bytes], force: 
                                       "; choose another --output")])
     if output.exists() and not output.is_dir():
         raise BuildError([Problem(str(output), 0, "", "the output path is a file, not a folder")])
-    manifest = read_manifest(output)
+    if manifest is None:
+        manifest = read_manifest(output)
     if manifest is None:
         present = existing_files(output)
         if present and not force:
@@ -146,11 +148,12 @@ def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
     place; more are assembled in a staging folder swapped in with one atomic rename. `index`
     (from the last WriteReport) lets unchanged files be recognised without reading them.
     """
-    check_target(output, source, files, force)
-    for rel in files:  # validate every path first
-        _checked(rel)
-    index = index or {}
     manifest = read_manifest(output)
+    check_target(output, source, files, force, manifest)
+    for rel, data in files.items():  # validate every new path first (kept ones were before)
+        if not isinstance(data, Kept):
+            _checked(rel)
+    index = index or {}
     changed: dict[str, tuple[bytes, str]] = {}
     stamps: dict[str, tuple[str, int, int]] = {}
     for rel, data in files.items():

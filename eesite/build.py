@@ -18,7 +18,7 @@ from eesite.cache import Cache
 from eesite.content import Post
 from eesite.delta import NotEligible, Session, render_texts
 from eesite.errors import BuildError
-from eesite.load import is_post_file, load_content
+from eesite.load import find_sources, is_post_file, load_content
 from eesite.model import Site, build_site
 from eesite.occupations import OccupationIndex, load_occupations, with_draws
 from eesite.pool import cores
@@ -55,11 +55,11 @@ def load_site(options: Options, settings: Settings, cache: Cache | None = None,
 
 
 def load_inputs(options: Options, settings: Settings, cache: Cache | None = None,
-                jobs: int = 1, stamps: dict | None = None
+                jobs: int = 1, stamps: dict | None = None, sources: list | None = None
                 ) -> tuple[tuple[Post, ...], OccupationIndex]:
     """The posts and the occupation lists; the problems of both in one BuildError."""
     problems, loaded = [], []
-    for load in (lambda: load_content(options.source, settings, cache, jobs, stamps),
+    for load in (lambda: load_content(options.source, settings, cache, jobs, stamps, sources),
                  lambda: load_occupations(options.source)):
         try:
             loaded.append(load())
@@ -90,12 +90,13 @@ def _few_collections():
 
 
 def build(options: Options, settings: Settings, cache: Cache | None = None,
-          persist: bool = True, session: Session | None = None) -> tuple[Summary, WriteReport]:
+          persist: bool = True, session: Session | None = None,
+          touched: frozenset[str] | None = None) -> tuple[Summary, WriteReport]:
     """Build and write; reuses `cache` (kept in memory by `eesite serve`) or the one on disk,
     and saves it unless `persist` is false (serve saves it when it stops). When no input
     changed since the last build and output/ is as it left it, nothing is done (state.py);
     with a `session` (serve, watch) an edit of prose alone re-renders only where it shows
-    (delta.py)."""
+    (delta.py); `touched` (watchdog's list of changed files) spares it stat'ing every file."""
     now = options.now or datetime.now(timezone.utc)
     key = (options.drafts, options.future, str(options.output))
     if cache is None and options.cache:
@@ -105,16 +106,21 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         if done is not None:
             return done, WriteReport(0, done.files, 0, cache.output)
     with _few_collections():
-        stamps = source_stamps(options.source) if cache is not None else None
+        hinted = session.restamp(options.source, touched) if session is not None else None
+        stamps = hinted or (source_stamps(options.source) if cache is not None else None)
         jobs = cores()
         options = replace(options, now=now)
-        posts, lists = load_inputs(options, settings, cache, jobs, stamps)
+        sources = None
+        if session is not None:
+            sources = session.sources_after(touched) or list(find_sources(options.source))
+        posts, lists = load_inputs(options, settings, cache, jobs, stamps, sources)
         metas = {rel: hit[3] for rel, hit in cache.posts.items() if hit} if cache else {}
         templates = options.source / "templates"
         others, pages = None, None
         if session is not None and cache is not None:
-            others = {path: stamp for path, stamp in stamps.items()
-                      if not is_post_file(options.source, path)}
+            others = session.others if hinted else {
+                path: stamp for path, stamp in stamps.items()
+                if not is_post_file(options.source, path)}
             try:
                 site, changed = session.texts_only(posts, metas, others, now)
                 pages = render_texts(site, templates, SECTIONS, changed, session, cache,
@@ -131,12 +137,13 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         summary = Summary(len(site.draws), len(site.articles), len(pages))
         span = published_span(posts, now, options.drafts, options.future)
         if session is not None:
-            session.remember(site, metas, others, span, pages, report.index)
+            session.remember(site, metas, others, span, pages, report.index, stamps, sources)
         if cache is not None:
             if report.index != cache.output:
                 cache.output = dict(report.index)
                 cache.changed.add("output")
-            cache.state = record(key, stamps, span, summary, options.output)
+            # stamps from watchdog's hints are not recorded for the no-change shortcut
+            cache.state = record(key, None if hinted else stamps, span, summary, options.output)
             cache.changed.add("state")
             if persist:
                 cache.save()

@@ -13,6 +13,9 @@ Any other change (a front matter field, a template, a new or deleted post) takes
 
 from __future__ import annotations
 
+import os
+import stat
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,6 +25,8 @@ from types import MappingProxyType
 from eesite.cache import Cache
 from eesite.content import Post
 from eesite.errors import BuildError, Problem
+from eesite.incremental import Keys
+from eesite.load import Source, is_post_file, stamp_of
 from eesite.model import Site
 from eesite.render import Page, Renderer, Section, robots, static_files
 
@@ -39,13 +44,48 @@ class Session:
     others: Mapping[str, tuple] | None = None  # stamps of every input that is not a post
     span: tuple = (None, None)  # published_span of the last build
     pages: list[Page] = field(default_factory=list)  # every file made, without its bytes
+    stamps: Mapping[str, tuple | None] | None = None  # of every source file (state.py)
+    sources: list[Source] | None = None  # the post files found (load.find_sources)
+    keys: Keys | None = None  # hashes of the model's values: still right while it is unchanged
 
     def remember(self, site: Site, metas: Mapping[str, str], others: Mapping | None,
-                 span: tuple, pages: Iterable[Page], index: Mapping[str, tuple]) -> None:
+                 span: tuple, pages: Iterable[Page], index: Mapping[str, tuple],
+                 stamps: Mapping[str, tuple | None] | None, sources: list[Source] | None
+                 ) -> None:
         """Keep a successful build: its model, inputs and files (by the digests written)."""
+        if self.site is None or site.entries is not self.site.entries:
+            self.keys = None  # a new model: the old hashes do not hold
         self.site, self.metas, self.others, self.span = site, dict(metas), others, span
+        self.stamps, self.sources = stamps, sources
         self.pages = [p if not p.data else replace(p, data=b"", kept=index[p.path][0])
                       for p in pages]
+
+    def restamp(self, root: Path, touched: frozenset[str] | None
+                 ) -> dict[str, tuple | None] | None:
+        """The stamps of the last build with the `touched` post files taken again, or None when
+        a file other than a post was touched, or nothing is known (stat every file then)."""
+        if touched is None or self.stamps is None or not all(
+                is_post_file(root, path) for path in touched):
+            return None
+        stamps, seen = dict(self.stamps), time.time_ns()
+        for path in touched:
+            try:
+                st = os.stat(path)
+            except OSError:
+                stamps.pop(path, None)
+                continue
+            if stat.S_ISREG(st.st_mode):
+                stamps[path] = stamp_of(st, seen)
+        return stamps
+
+    def sources_after(self, touched: frozenset[str] | None) -> list[Source] | None:
+        """The post files of the last build when `touched` created or deleted none of them."""
+        if touched is None or self.sources is None or self.stamps is None:
+            return None
+        known = {source.path for source in self.sources}
+        if all(path in known and os.path.isfile(path) for path in touched):
+            return self.sources
+        return None
 
     def texts_only(self, posts: tuple[Post, ...], metas: Mapping[str, str],
                    others: Mapping | None, now: datetime) -> tuple[Site, frozenset[str]]:
@@ -67,6 +107,9 @@ def render_texts(site: Site, templates: Path, sections: tuple[Section, ...], cha
     """Every file of the site, made again only where a changed text shows (see the module)."""
     old = cache.pages
     renderer = Renderer(site, templates, cache, output, post_digests)
+    if session.keys is not None:  # the model is the last one: its hashes still hold
+        renderer.keys = session.keys
+    session.keys = renderer.keys
     renderer.only = {path for path, trace in old.items() if trace.texts
                      and not changed.isdisjoint(trace.texts)}
     pages: list[Page] = []

@@ -11,10 +11,11 @@ for the dev server's overlay.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,15 +50,18 @@ def relevant(root: Path, path: str) -> bool:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, root: Path, poke: Callable[[], None]):
+    def __init__(self, root: Path, poke: Callable[[list[str]], None]):
         self.root, self.poke = root, poke
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
-        paths = [event.src_path, getattr(event, "dest_path", "")]
-        if any(p and relevant(self.root, str(p)) for p in paths):
-            self.poke()
+        if event.is_directory and event.event_type == "modified":  # a file in it changed:
+            return  # that file has its own event
+        paths = [str(p) for p in (event.src_path, getattr(event, "dest_path", "")) if p]
+        touched = [p for p in paths if relevant(self.root, p)]
+        if touched:
+            self.poke(touched)
 
 
 class Live:
@@ -81,13 +85,16 @@ class Live:
         self._stop = False
         self._cache: Cache | None = None
         self._session = Session()  # the last good build, for prose-only rebuilds (delta.py)
+        self._touched: set[str] | None = set()  # files named by events since the last build
         self._said: tuple[Problem, ...] = ()
         self._observer = None
         self._thread: threading.Thread | None = None
 
     # -- one build -----------------------------------------------------------------------------
-    def rebuild(self) -> bool:
-        """Build once; True on success. Problems are kept and printed (once) on failure."""
+    def rebuild(self, touched: set[str] | None = None) -> bool:
+        """Build once; True on success. Problems are kept and printed (once) on failure.
+        `touched`: the files changed since the last good build, as watchdog named them (None:
+        unknown; every source file is then stat'ed)."""
         started = time.perf_counter()
         try:
             settings = load_settings(self.options.source, base_url=self.base_url)
@@ -95,7 +102,8 @@ class Live:
                 self._cache = Cache.open(self.options.source, settings)
                 self._session = Session()
             made, report = build(self.options, settings, self._cache, persist=False,
-                                 session=self._session)
+                                 session=self._session,
+                                 touched=frozenset(touched) if touched is not None else None)
         except BuildError as err:
             with self.state:
                 self.error = err
@@ -121,10 +129,15 @@ class Live:
             self._cache.save()
 
     # -- the loop ------------------------------------------------------------------------------
-    def poke(self) -> None:
-        """A source changed: hold page requests, rebuild once the burst is over."""
+    def poke(self, paths: Iterable[str] | None = None) -> None:
+        """A source changed: hold page requests, rebuild once the burst is over. `paths`: the
+        files the event named (None: unknown, every file is checked)."""
         now = time.monotonic()
         with self.state:
+            if paths is None or self._touched is None:
+                self._touched = None
+            else:
+                self._touched.update(os.path.abspath(p) for p in paths)
             if not self.building:
                 self._first = now
             self.building = True
@@ -144,10 +157,17 @@ class Live:
                         break
                     self.state.wait(quiet_at - now)
                 self._poked = 0.0
+            with self.state:
+                touched, self._touched = self._touched, set()
+            done = False
             try:
-                self.rebuild()
+                done = self.rebuild(touched)
             except Exception as err:  # noqa: BLE001 - the loop must survive anything
                 self.say(f"error: rebuild failed: {type(err).__name__}: {err}")
+            if not done:  # the next rebuild must look at these files again
+                with self.state:
+                    self._touched = None if touched is None or self._touched is None \
+                        else self._touched | touched
             with self.state:
                 if self._poked:  # more events came in while building: go again
                     self._first = time.monotonic()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from eesite.cache import Cache
 from eesite.content import Post
-from eesite.delta import NotEligible, Session, render_texts
+from eesite.delta import Session, rebuild_texts
 from eesite.errors import BuildError
 from eesite.load import find_sources, is_post_file, load_content
 from eesite.model import Site, build_site
@@ -116,28 +116,27 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         posts, lists = load_inputs(options, settings, cache, jobs, stamps, sources)
         metas = {rel: hit[3] for rel, hit in cache.posts.items() if hit} if cache else {}
         templates = options.source / "templates"
-        others, pages = None, None
+        report, others = None, None
         if session is not None and cache is not None:
             others = session.others if hinted else {
                 path: stamp for path, stamp in stamps.items()
                 if not is_post_file(options.source, path)}
-            try:
-                site, changed = session.texts_only(posts, metas, others, now)
-                pages = render_texts(site, templates, SECTIONS, changed, session, cache,
-                                     options.output, metas)
-            except NotEligible:
-                pages = None
-        if pages is None:
+            report = rebuild_texts(session, posts, metas, others, now, templates, options.output,
+                                   cache, SECTIONS)
+            span, session.stamps = session.span, stamps
+        if report is None:
             site = model_of(posts, lists, options, settings)
             pages = render(site, templates, cache=cache, output=options.output,
                            post_digests=metas or None, jobs=jobs)
-        report = write_site(_files(pages), options.output, options.source, force=options.force,
-                            in_place_limit=IN_PLACE_LIMIT if options.live else 0,
-                            index=cache.output if cache else None)
-        summary = Summary(len(site.draws), len(site.articles), len(pages))
-        span = published_span(posts, now, options.drafts, options.future)
-        if session is not None:
-            session.remember(site, metas, others, span, pages, report.index, stamps, sources)
+            report = write_site(_files(pages), options.output, options.source,
+                                force=options.force,
+                                in_place_limit=IN_PLACE_LIMIT if options.live else 0,
+                                index=cache.output if cache else None)
+            span = published_span(posts, now, options.drafts, options.future)
+            if session is not None:
+                session.remember(site, metas, others, span, pages, report.index, stamps, sources)
+        site = session.site if session is not None else site
+        summary = Summary(len(site.draws), len(site.articles), len(report.index))
         if cache is not None:
             if report.index != cache.output:
                 cache.output = dict(report.index)

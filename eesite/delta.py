@@ -24,11 +24,12 @@ from types import MappingProxyType
 
 from eesite.cache import Cache
 from eesite.content import Post
-from eesite.errors import BuildError, Problem
+from eesite.errors import BuildError
 from eesite.incremental import Keys
 from eesite.load import Source, is_post_file, stamp_of
 from eesite.model import Site
-from eesite.render import Page, Renderer, Section, robots, static_files
+from eesite.render import Page, Renderer, Section
+from eesite.write import WriteReport, rewrite
 
 
 class NotEligible(Exception):
@@ -47,14 +48,14 @@ class Session:
     stamps: Mapping[str, tuple | None] | None = None  # of every source file (state.py)
     sources: list[Source] | None = None  # the post files found (load.find_sources)
     keys: Keys | None = None  # hashes of the model's values: still right while it is unchanged
+    readers: dict[str, set[str]] | None = None  # text source → the pages that show it
 
     def remember(self, site: Site, metas: Mapping[str, str], others: Mapping | None,
                  span: tuple, pages: Iterable[Page], index: Mapping[str, tuple],
                  stamps: Mapping[str, tuple | None] | None, sources: list[Source] | None
                  ) -> None:
         """Keep a successful build: its model, inputs and files (by the digests written)."""
-        if self.site is None or site.entries is not self.site.entries:
-            self.keys = None  # a new model: the old hashes do not hold
+        self.keys = self.readers = None  # a new model: the old hashes and readers do not hold
         self.site, self.metas, self.others, self.span = site, dict(metas), others, span
         self.stamps, self.sources = stamps, sources
         self.pages = [p if not p.data else replace(p, data=b"", kept=index[p.path][0])
@@ -101,52 +102,54 @@ class Session:
         return replace(self.site, texts=MappingProxyType(texts)), changed
 
 
-def render_texts(site: Site, templates: Path, sections: tuple[Section, ...], changed: frozenset,
-                 session: Session, cache: Cache, output: Path,
-                 post_digests: Mapping[str, str]) -> list[Page]:
-    """Every file of the site, made again only where a changed text shows (see the module)."""
-    old = cache.pages
-    renderer = Renderer(site, templates, cache, output, post_digests)
+def rebuild_texts(session: Session, posts: tuple[Post, ...], metas: Mapping[str, str],
+                  others: Mapping | None, now: datetime, templates: Path, output: Path,
+                  cache: Cache, sections: tuple[Section, ...]) -> WriteReport | None:
+    """Make again and write the files that show a changed text; None when the change is more
+    than prose (the caller then builds the full way). Raises BuildError on template errors."""
+    try:
+        site, changed = session.texts_only(posts, metas, others, now)
+    except NotEligible:
+        return None
+    renderer = Renderer(site, templates, cache, output, metas)
     if session.keys is not None:  # the model is the last one: its hashes still hold
         renderer.keys = session.keys
     session.keys = renderer.keys
-    renderer.only = {path for path, trace in old.items() if trace.texts
-                     and not changed.isdisjoint(trace.texts)}
-    pages: list[Page] = []
+    if session.readers is None:
+        session.readers = _readers(cache.pages)
+    renderer.only = set().union(*(session.readers.get(source, ()) for source in changed))
+    made: dict[str, Page] = {}
     for section in sections:
         only_texts = getattr(section, "for_texts", None)
         if only_texts is not None:  # the section can make just the pages of these texts
-            made = only_texts(renderer, changed)
+            pages = only_texts(renderer, changed)
         elif getattr(section, "reads_texts", True):
-            made = section(renderer)  # every page, but only those in `only` are rendered
+            pages = section(renderer)  # every page, but only those in `only` are rendered
         else:
             continue
-        pages += (page for page in made if page is not None)
-    made = {page.path for page in pages}
-    traces = dict(renderer.traces)
-    for page in session.pages:  # the rest is as the last build made it, unless it shows a text
-        if page.path in made or page.path.startswith("static/") or page.path == "robots.txt":
-            continue
-        trace = old.get(page.path)
-        if trace is None or not changed.isdisjoint(trace.texts):
-            raise NotEligible  # a page that shows a changed text and was not made again
-        traces[page.path] = trace
-        pages.append(page)
-    pages += [*static_files(templates), robots(site)]
+        made.update((page.path, page) for page in pages if page is not None)
     if renderer.problems:
         raise BuildError(renderer.problems)
-    _check_paths(pages)
-    cache.pages = traces
+    if not renderer.only <= made.keys() or not made.keys() <= cache.output.keys():
+        return None  # a page that shows a changed text was not made again, or a new page
+    stamps = rewrite(output, {path: page.data for path, page in made.items() if not page.kept},
+                     cache.output)
+    index = {**cache.output, **stamps}
+    cache.pages.update(renderer.traces)
     cache.changed.add("pages")
-    if renderer.rendered or renderer.html.keys() != cache.html.keys():
-        cache.html = renderer.html  # new texts' HTML; the old stays until a full build prunes it
+    if renderer.rendered:
+        cache.html = renderer.html  # the new texts' HTML (a full build prunes the old)
         cache.changed.add("html")
-    return pages
+    session.site = site
+    session.pages = [replace(made[p.path], data=b"", kept=index[p.path][0]) if p.path in made
+                     else p for p in session.pages]
+    return WriteReport(len(stamps), len(session.pages) - len(stamps), 0, index)
 
 
-def _check_paths(pages: list[Page]) -> None:
-    seen: set[str] = set()
-    for page in pages:
-        if page.path in seen:
-            raise BuildError([Problem(page.origin, 0, "", f"{page.path} is produced twice")])
-        seen.add(page.path)
+def _readers(traces: Mapping) -> dict[str, set[str]]:
+    """Which pages show each text, from the page traces."""
+    readers: dict[str, set[str]] = {}
+    for path, trace in traces.items():
+        for source in trace.texts:
+            readers.setdefault(source, set()).add(path)
+    return readers

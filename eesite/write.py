@@ -174,6 +174,24 @@ def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
     return WriteReport(len(changed), unchanged, len(removed), stamps)
 
 
+def rewrite(output: Path, files: Mapping[str, bytes],
+            index: Mapping[str, tuple[str, int, int]]) -> dict[str, tuple[str, int, int]]:
+    """Replace a few files of the site eesite wrote last time, each atomically in place (live
+    preview, delta.py: the set of paths is unchanged); the index entries of those written."""
+    for rel in files:
+        _checked(rel)
+        if rel not in index:
+            raise ValueError(f"{rel} is not a file eesite wrote")
+    changed = {}
+    for rel, data in files.items():
+        key = digest(data)
+        if not _same(safe_join(output, rel), data, index[rel], key):
+            changed[rel] = (data, key)
+    stamps: dict[str, tuple[str, int, int]] = {}
+    _write_in_place(output, changed, set(), stamps, False, files)
+    return stamps
+
+
 def _manifest_text(files: Iterable[str]) -> str:
     return _HEADER + "".join(f"{r}\n" for r in sorted(files))
 

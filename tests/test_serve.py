@@ -253,3 +253,27 @@ def test_cli_serve_busy_port_and_ctrl_c(site):
     assert "Traceback" not in err, err
     with socket.socket() as again:  # the port is released
         again.bind(("127.0.0.1", port + 1))
+
+
+def test_prose_edits_take_the_quick_path_and_equal_a_clean_build(site, tmp_path):
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    age(site.root)  # saved a minute ago: the stamps of templates and settings are trusted
+    served = Served(site)
+    try:
+        newest = "content/draws/0007-2023-07-07-stem.md"
+        for n in range(3):  # prose only: the quick path (delta.py), feeds included
+            site.write(newest, draw_text("7", crs=487, draw_date="2023-07-07",
+                                         body=f"Prose edit number {n}."))
+            wait_until(lambda n=n: served.shows("/draws/7/", f"Prose edit number {n}."))
+            wait_until(lambda n=n: served.shows("/feed.xml", f"Prose edit number {n}."))
+        assert served.live._session.readers is not None  # built by quick rebuilds only
+        site.write(newest, draw_text("7", crs=399, draw_date="2023-07-07", body="Fixed."))
+        wait_until(lambda: served.shows("/draws/", "399"))  # front matter: the full way
+        assert served.live._session.readers is None
+        served.live.wait_idle()
+        assert tree(site.output) == clean_build(site, tmp_path)
+    finally:
+        served.close()

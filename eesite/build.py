@@ -24,8 +24,15 @@ from eesite.occupations import OccupationIndex, load_occupations, with_draws
 from eesite.pool import cores
 from eesite.render import SECTIONS, Page, render, render_site
 from eesite.settings import Settings
-from eesite.state import Summary, published_span, record, source_stamps, unchanged
-from eesite.write import IN_PLACE_LIMIT, Kept, WriteReport, write_site
+from eesite.state import (
+    Summary,
+    output_intact,
+    published_span,
+    record,
+    source_stamps,
+    unchanged,
+)
+from eesite.write import IN_PLACE_LIMIT, Kept, WriteReport, rewrite, write_site
 
 
 @dataclass(frozen=True)
@@ -106,38 +113,52 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         if done is not None:
             return done, WriteReport(0, done.files, 0, cache.output)
     with _few_collections():
-        hinted = session.restamp(options.source, touched) if session is not None else None
-        stamps = hinted or (source_stamps(options.source) if cache is not None else None)
+        root, live = options.source, session is not None
+        hinted = session.restamp(root, touched) if live else None
+        stamps = hinted or (source_stamps(root) if cache is not None else None)
         jobs = cores()
         options = replace(options, now=now)
-        sources = None
-        if session is not None:
-            sources = session.sources_after(touched) or list(find_sources(options.source))
+        sources = (session.sources_after(touched) or list(find_sources(root))) if live else None
         posts, lists = load_inputs(options, settings, cache, jobs, stamps, sources)
-        metas = {rel: hit[3] for rel, hit in cache.posts.items() if hit} if cache else {}
-        templates = options.source / "templates"
-        report, others = None, None
-        if session is not None and cache is not None:
+        templates = root / "templates"
+        others = None
+        if cache is not None:
+            session = session or Session.restore(cache)
             others = session.others if hinted else {
-                path: stamp for path, stamp in stamps.items()
-                if not is_post_file(options.source, path)}
-            report = rebuild_texts(session, posts, metas, others, now, templates, options.output,
-                                   cache, SECTIONS)
-            span, session.stamps = session.span, stamps
-        if report is None:
+                path: stamp for path, stamp in stamps.items() if not is_post_file(root, path)}
+        delta = None
+        if cache is not None and (live or output_intact(cache.output, options.output)):
+            delta = rebuild_texts(session, posts, cache.posts, others, now,
+                                  lambda: model_of(posts, lists, options, settings), templates,
+                                  options.output, cache, SECTIONS)
+        if delta is not None:  # prose only: the few files that show it (delta.py)
+            site, made = delta
+            span = session.span
+            if live or len(made) <= 1:  # in place; one file replaced is itself atomic
+                written = rewrite(options.output, made, cache.output)
+                report = WriteReport(len(written), len(cache.output) - len(written), 0,
+                                     {**cache.output, **written})
+            else:
+                files = {rel: Kept(known[0]) for rel, known in cache.output.items()}
+                report = write_site({**files, **made}, options.output, root,
+                                    force=options.force, index=cache.output)
+        else:
             site = model_of(posts, lists, options, settings)
             pages = render(site, templates, cache=cache, output=options.output,
-                           post_digests=metas or None, jobs=jobs)
-            report = write_site(_files(pages), options.output, options.source,
-                                force=options.force,
+                           post_digests={rel: hit[3] for rel, hit in cache.posts.items() if hit}
+                           if cache else None, jobs=jobs)
+            report = write_site(_files(pages), options.output, root, force=options.force,
                                 in_place_limit=IN_PLACE_LIMIT if options.live else 0,
                                 index=cache.output if cache else None)
             span = published_span(posts, now, options.drafts, options.future)
             if session is not None:
-                session.remember(site, metas, others, span, pages, report.index, stamps, sources)
-        site = session.site if session is not None else site
+                session.remember(cache.posts, others, span, site if live else None,
+                                 stamps if live else None, sources)
         summary = Summary(len(site.draws), len(site.articles), len(report.index))
         if cache is not None:
+            if live:
+                session.stamps = stamps
+            session.store(cache)
             if report.index != cache.output:
                 cache.output = dict(report.index)
                 cache.changed.add("output")

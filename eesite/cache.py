@@ -103,11 +103,12 @@ class Cache:
     Renderer.memo's results, by a digest of function and arguments); `pages`: output path →
     incremental.Trace; `output`: output path → (digest, size, mtime_ns) of the file written
     there; `templates`: template name → digest; `state`: what the last build read and wrote
-    (state.py: the no-change shortcut). Stores load lazily, so a build that finds nothing
+    (state.py: the no-change shortcut); `session`: what delta.py needs to recognise a prose
+    edit. Stores load lazily, so a build that finds nothing
     changed reads only the small ones.
     """
 
-    STORES = ("posts", "html", "pages", "output", "templates", "state")
+    STORES = ("posts", "html", "pages", "output", "templates", "state", "session")
 
     def __init__(self, root: Path, key: str):
         self.root = root
@@ -136,6 +137,12 @@ class Cache:
     templates = property(lambda self: self._get("templates"),
                          lambda self, v: self._set("templates", v))
     state = property(lambda self: self._get("state"), lambda self, v: self._set("state", v))
+    session = property(lambda self: self._get("session"), lambda self, v: self._set("session", v))
+
+    @property
+    def loaded(self) -> set[str]:
+        """The stores read (or set) so far."""
+        return set(self._stores)
 
     def save(self) -> None:
         """Write back only the stores that changed (a no-change build writes nothing)."""

@@ -1,14 +1,17 @@
-"""Live rebuilds of a prose edit: re-render only the pages that show the changed text.
+"""Prose edits: make again only the pages that show a changed text.
 
-`eesite serve` and `eesite watch` keep a Session between rebuilds: the last Site and the list of
-files it made. When every post's front matter, every template, data file and setting is as
-before, the new model is the old one with other texts (model.Site.texts), so a page can differ
-only if its trace records reading one of the changed texts: the post's own page and the feeds
-that carry it. A section with `for_texts(renderer, sources)` makes just the pages of those texts;
-one with `reads_texts = False` is not run at all; any other runs with only its dirty pages
-rendered. Every other file is carried over after a check of its trace: a carried file that
-shows a changed text, or has no trace, sends the rebuild back to the full incremental build.
-Any other change (a front matter field, a template, a new or deleted post) takes that build too.
+When every post's front matter and every template, data file and setting is as at the last
+build, and no post was added or removed, the new model equals the last one but for its texts
+(model.Site.texts). A page can then differ only if its trace (incremental.py) records reading
+one of the changed texts: the post's own page and the feeds that carry it. A section with
+`for_texts(renderer, sources)` makes just the pages of those texts; one with `reads_texts =
+False` is not run; any other runs with only its dirty pages rendered (the rest are kept). Every
+other file stays as it is in output/. A page that shows a changed text but was not made again,
+or any other kind of change, sends the build down the full incremental path.
+
+A Session holds what the check needs. `eesite serve` and `eesite watch` keep one in memory with
+the last model itself, so a prose edit costs no model build at all; `eesite build` keeps the
+same facts (without the model) in the cache's `session` store.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -28,41 +31,47 @@ from eesite.errors import BuildError
 from eesite.incremental import Keys
 from eesite.load import Source, is_post_file, stamp_of
 from eesite.model import Site
-from eesite.render import Page, Renderer, Section
-from eesite.write import WriteReport, rewrite
-
-
-class NotEligible(Exception):
-    """The change is more than prose: build the full way."""
+from eesite.render import Renderer, Section
 
 
 @dataclass
 class Session:
-    """What a live rebuild remembers of the last good one (in memory only)."""
+    """The facts of the last good build that decide whether a change is prose only."""
 
-    site: Site | None = None
-    metas: Mapping[str, str] = field(default_factory=dict)  # source → front matter digest
-    others: Mapping[str, tuple] | None = None  # stamps of every input that is not a post
-    span: tuple = (None, None)  # published_span of the last build
-    pages: list[Page] = field(default_factory=list)  # every file made, without its bytes
-    stamps: Mapping[str, tuple | None] | None = None  # of every source file (state.py)
-    sources: list[Source] | None = None  # the post files found (load.find_sources)
-    keys: Keys | None = None  # hashes of the model's values: still right while it is unchanged
+    metas: Mapping[str, str] | None = None  # source → front matter digest
+    digests: Mapping[str, str] | None = None  # source → file digest
+    others: Mapping[str, tuple | None] | None = None  # stamps of every input but the posts
+    span: tuple = (None, None)  # state.published_span of the last build
+    site: Site | None = None  # live only: the last model
+    stamps: Mapping[str, tuple | None] | None = None  # live only: every source's stamp
+    sources: list[Source] | None = None  # live only: the post files found
+    keys: Keys | None = None  # live only: hashes of the model's values (valid while it is)
     readers: dict[str, set[str]] | None = None  # text source → the pages that show it
 
-    def remember(self, site: Site, metas: Mapping[str, str], others: Mapping | None,
-                 span: tuple, pages: Iterable[Page], index: Mapping[str, tuple],
-                 stamps: Mapping[str, tuple | None] | None, sources: list[Source] | None
-                 ) -> None:
-        """Keep a successful build: its model, inputs and files (by the digests written)."""
-        self.keys = self.readers = None  # a new model: the old hashes and readers do not hold
-        self.site, self.metas, self.others, self.span = site, dict(metas), others, span
+    STORED = ("metas", "digests", "others", "span")
+
+    def remember(self, posts: Mapping[str, tuple], others: Mapping | None, span: tuple,
+                 site: Site | None = None, stamps: Mapping | None = None,
+                 sources: list[Source] | None = None) -> None:
+        """Keep a full build (`posts`: the cache's file path → (stamp, digest, Post, meta))."""
+        self.metas = {rel: hit[3] for rel, hit in posts.items() if hit}
+        self.digests = {rel: hit[1] for rel, hit in posts.items() if hit}
+        self.others, self.span, self.site = others, span, site
         self.stamps, self.sources = stamps, sources
-        self.pages = [p if not p.data else replace(p, data=b"", kept=index[p.path][0])
-                      for p in pages]
+        self.keys = self.readers = None  # a new model: the old hashes and readers do not hold
+
+    @classmethod
+    def restore(cls, cache: Cache) -> Session:
+        """The facts `eesite build` left in the cache (empty when there are none)."""
+        stored = cache.session
+        return cls(**{name: stored[name] for name in cls.STORED if name in stored})
+
+    def store(self, cache: Cache) -> None:
+        cache.session = {name: getattr(self, name) for name in self.STORED}
+        cache.changed.add("session")
 
     def restamp(self, root: Path, touched: frozenset[str] | None
-                 ) -> dict[str, tuple | None] | None:
+                ) -> dict[str, tuple | None] | None:
         """The stamps of the last build with the `touched` post files taken again, or None when
         a file other than a post was touched, or nothing is known (stat every file then)."""
         if touched is None or self.stamps is None or not all(
@@ -88,62 +97,77 @@ class Session:
             return self.sources
         return None
 
-    def texts_only(self, posts: tuple[Post, ...], metas: Mapping[str, str],
-                   others: Mapping | None, now: datetime) -> tuple[Site, frozenset[str]]:
-        """The new Site and the sources whose text changed, or NotEligible."""
+    def changed_texts(self, posts: Mapping[str, tuple], others: Mapping | None,
+                      now: datetime) -> frozenset[str] | None:
+        """The sources whose text alone changed, or None when anything else did."""
         start, end = self.span
-        if (self.site is None or others is None or None in others.values()
-                or others != self.others or metas != self.metas
-                or (start is not None and now < start) or (end is not None and now >= end)):
-            raise NotEligible
-        old = self.site.texts
-        texts = {p.source: p.body for p in posts if p.source in old}
-        changed = frozenset(s for s, text in texts.items() if old[s] != text)
-        return replace(self.site, texts=MappingProxyType(texts)), changed
+        if (self.metas is None or self.digests is None or others is None
+                or None in others.values() or others != self.others
+                or (start is not None and now < start) or (end is not None and now >= end)
+                or len(posts) != len(self.metas)):
+            return None
+        changed = []
+        for rel, hit in posts.items():
+            if hit is None or self.metas.get(rel) != hit[3]:
+                return None
+            if self.digests[rel] != hit[1]:
+                changed.append(rel)
+        return frozenset(changed)
 
 
-def rebuild_texts(session: Session, posts: tuple[Post, ...], metas: Mapping[str, str],
-                  others: Mapping | None, now: datetime, templates: Path, output: Path,
-                  cache: Cache, sections: tuple[Section, ...]) -> WriteReport | None:
-    """Make again and write the files that show a changed text; None when the change is more
-    than prose (the caller then builds the full way). Raises BuildError on template errors."""
-    try:
-        site, changed = session.texts_only(posts, metas, others, now)
-    except NotEligible:
+def rebuild_texts(session: Session, posts: tuple[Post, ...], known: Mapping[str, tuple],
+                  others: Mapping | None, now: datetime, model: Callable[[], Site],
+                  templates: Path, output: Path, cache: Cache, sections: tuple[Section, ...]
+                  ) -> tuple[Site, dict[str, bytes]] | None:
+    """The new model and the files that show a changed text, made again (path → bytes; only
+    those whose bytes changed), or None when the change is more than prose. Updates the cache's
+    page traces and the session. Raises BuildError on template errors."""
+    changed = session.changed_texts(known, others, now)
+    if changed is None:
         return None
-    renderer = Renderer(site, templates, cache, output, metas)
-    if session.keys is not None:  # the model is the last one: its hashes still hold
-        renderer.keys = session.keys
-    session.keys = renderer.keys
+    if session.site is not None:  # live: the last model, with the new texts
+        old = session.site.texts
+        texts = {p.source: p.body for p in posts if p.source in old}
+        site = replace(session.site, texts=MappingProxyType(texts))
+    else:
+        site = model()
+    shown = changed & site.texts.keys()
+    renderer = Renderer(site, templates, cache, output, session.metas, lazy_html=True)
+    if session.keys is not None and session.site is not None:
+        renderer.keys = session.keys  # the model is the last one: its hashes still hold
     if session.readers is None:
         session.readers = _readers(cache.pages)
-    renderer.only = set().union(*(session.readers.get(source, ()) for source in changed))
-    made: dict[str, Page] = {}
+    renderer.only = set().union(*(session.readers.get(source, ()) for source in shown))
+    made: dict[str, bytes] = {}
+    kept: set[str] = set()
     for section in sections:
         only_texts = getattr(section, "for_texts", None)
         if only_texts is not None:  # the section can make just the pages of these texts
-            pages = only_texts(renderer, changed)
+            pages = only_texts(renderer, shown)
         elif getattr(section, "reads_texts", True):
             pages = section(renderer)  # every page, but only those in `only` are rendered
         else:
             continue
-        made.update((page.path, page) for page in pages if page is not None)
+        for page in pages:
+            if page is None:
+                continue
+            if page.kept:
+                kept.add(page.path)
+            elif cache.output.get(page.path, ("",))[0] != renderer.traces[page.path].output:
+                made[page.path] = page.data
     if renderer.problems:
         raise BuildError(renderer.problems)
-    if not renderer.only <= made.keys() or not made.keys() <= cache.output.keys():
+    if not renderer.only <= made.keys() | kept or not made.keys() <= cache.output.keys():
         return None  # a page that shows a changed text was not made again, or a new page
-    stamps = rewrite(output, {path: page.data for path, page in made.items() if not page.kept},
-                     cache.output)
-    index = {**cache.output, **stamps}
     cache.pages.update(renderer.traces)
     cache.changed.add("pages")
-    if renderer.rendered:
+    if renderer.rendered and "html" in cache.loaded:
         cache.html = renderer.html  # the new texts' HTML (a full build prunes the old)
         cache.changed.add("html")
-    session.site = site
-    session.pages = [replace(made[p.path], data=b"", kept=index[p.path][0]) if p.path in made
-                     else p for p in session.pages]
-    return WriteReport(len(stamps), len(session.pages) - len(stamps), 0, index)
+    session.digests = {rel: hit[1] for rel, hit in known.items() if hit}
+    if session.site is not None:
+        session.site, session.keys = site, renderer.keys
+    return site, made
 
 
 def _readers(traces: Mapping) -> dict[str, set[str]]:

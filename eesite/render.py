@@ -167,7 +167,8 @@ class Renderer:
     """
 
     def __init__(self, site: Site, templates: Path, cache: Cache | None = None,
-                 output: Path | None = None, post_digests: Mapping[str, str] | None = None):
+                 output: Path | None = None, post_digests: Mapping[str, str] | None = None,
+                 lazy_html: bool = False):
         self.site = site
         self.templates = templates
         compiled = cache.root / CACHE_DIR / "jinja" if cache else None
@@ -178,7 +179,9 @@ class Renderer:
         self.problems: set[Problem] = set()
         self.cache = cache
         self.output = output
-        self.html: dict[str, str] = dict(cache.html) if cache else {}  # body digest -> HTML
+        # body digest -> HTML; `lazy_html` (a few pages to make) does not read the store for it
+        keep = cache is not None and (not lazy_html or "html" in cache.loaded)
+        self.html: dict[str, str] = dict(cache.html) if keep else {}
         self.memos: set[str] = set()  # keys of `memo` results used by this run
         self.keys = Keys(site, self.env, post_digests or {}) if cache else None
         self.traces: dict[str, Trace] = {}

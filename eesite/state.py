@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -93,12 +94,17 @@ def unchanged(state: dict, root: Path, options_key: tuple, now: datetime,
         return None
     if (manifest.st_size, manifest.st_mtime_ns) != state["manifest"]:
         return None
+    return state["summary"] if output_intact(index, output) else None
+
+
+def output_intact(index: Mapping[str, tuple[str, int, int]], output: Path) -> bool:
+    """Is every file eesite wrote still in output/ as it left it (size and mtime)?"""
     base = str(output)
-    for rel, (_, size, mtime) in index.items():  # every file eesite wrote, as it left it
+    for rel, (_, size, mtime) in index.items():
         try:
             st = os.stat(os.path.join(base, rel))
         except OSError:
-            return None
+            return False
         if st.st_size != size or st.st_mtime_ns != mtime:
-            return None
-    return state["summary"]
+            return False
+    return True

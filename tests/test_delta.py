@@ -32,7 +32,7 @@ class Live:
 
     def build(self):
         options = Options(self.site.root, self.site.output, now=NOW, live=True)
-        started = self.session.pages and dict(self.cache.pages)
+        started = self.session.site is not None and dict(self.cache.pages)
         _, report = build(options, self.settings, self.cache, persist=False, session=self.session)
         remade = {p for p, t in self.cache.pages.items() if started and started.get(p) is not t}
         return report, remade
@@ -77,7 +77,37 @@ def test_an_older_post_remakes_only_its_page_and_other_edits_take_the_full_build
     site.write("templates/post.html", (site.root / "templates/post.html").read_text()
                .replace("</article>", "<p>Thanks.</p></article>"))
     live.build()
-    site.write("content/posts/hello.md", post_text("Hello", extra="tags: [analysis]\n")
-               .replace("---\n\n", "---\n\nChanged words.\n", 1))
+    site.write("content/posts/hello.md", post_text("Hello", extra="tags: [analysis]\n",
+                                                   body="Changed words."))
     live.build()
+    assert tree(site.output) == clean_build(site, tmp_path)
+
+
+def test_eesite_build_takes_the_quick_path_for_prose_too(site, tmp_path):
+    small_site(site)
+    site.write("pyproject.toml", (site.root / "pyproject.toml").read_text() + "feed_length = 2\n")
+    age(site.root)
+    settings = load_settings(site.root)
+    options = Options(site.root, site.output, now=NOW)
+    build(options, settings)
+    path = site.write("content/posts/other.md", post_text(
+        "Other", date="2026-02-01T09:00:00-05:00", body="A sentence added by the editor."))
+    cache = Cache.open(site.root, settings)
+    _, report = build(options, settings, cache)
+    assert "html" not in cache.loaded  # the quick path: no full render, no HTML store
+    assert report.written == 4  # its page and the site feed in three formats
+    assert "A sentence added by the editor." in site.page("posts/other/index.html")
+    assert tree(site.output) == clean_build(site, tmp_path)
+    os.utime(path, (time.time() - 30, time.time() - 30))
+    site.write("content/draws/0007-2023-07-07-stem.md",  # in the feeds: several files, swapped
+               draw_text("7", crs=487, draw_date="2023-07-07", body="Edited again."))
+    cache = Cache.open(site.root, settings)
+    _, report = build(options, settings, cache)
+    assert "html" not in cache.loaded and report.written > 1
+    assert tree(site.output) == clean_build(site, tmp_path)
+    site.write("content/draws/0001-2023-07-01-stem.md",  # in no feed: one file, in place
+               draw_text("1", crs=481, draw_date="2023-07-01", body="The oldest, edited."))
+    cache = Cache.open(site.root, settings)
+    _, report = build(options, settings, cache)
+    assert "html" not in cache.loaded and report.written == 1
     assert tree(site.output) == clean_build(site, tmp_path)

@@ -128,7 +128,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
                 path: stamp for path, stamp in stamps.items() if not is_post_file(root, path)}
         delta = None
         if cache is not None and (live or output_intact(cache.output, options.output)):
-            delta = rebuild_texts(session, posts, cache.posts, others, now,
+            delta = rebuild_texts(session, posts, cache.posts, others, now, key,
                                   lambda: model_of(posts, lists, options, settings), templates,
                                   options.output, cache, SECTIONS)
         if delta is not None:  # prose only: the few files that show it (delta.py)
@@ -152,7 +152,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
                                 index=cache.output if cache else None)
             span = published_span(posts, now, options.drafts, options.future)
             if session is not None:
-                session.remember(cache.posts, others, span, site if live else None,
+                session.remember(cache.posts, others, span, key, site if live else None,
                                  stamps if live else None, sources)
         summary = Summary(len(site.draws), len(site.articles), len(report.index))
         if cache is not None:

@@ -42,18 +42,20 @@ class Session:
     digests: Mapping[str, str] | None = None  # source → file digest
     others: Mapping[str, tuple | None] | None = None  # stamps of every input but the posts
     span: tuple = (None, None)  # state.published_span of the last build
+    options: tuple = ()  # drafts, future, output folder of the last build
     site: Site | None = None  # live only: the last model
     stamps: Mapping[str, tuple | None] | None = None  # live only: every source's stamp
     sources: list[Source] | None = None  # live only: the post files found
     keys: Keys | None = None  # live only: hashes of the model's values (valid while it is)
     readers: dict[str, set[str]] | None = None  # text source → the pages that show it
 
-    STORED = ("metas", "digests", "others", "span")
+    STORED = ("metas", "digests", "others", "span", "options")
 
     def remember(self, posts: Mapping[str, tuple], others: Mapping | None, span: tuple,
-                 site: Site | None = None, stamps: Mapping | None = None,
+                 options: tuple, site: Site | None = None, stamps: Mapping | None = None,
                  sources: list[Source] | None = None) -> None:
         """Keep a full build (`posts`: the cache's file path → (stamp, digest, Post, meta))."""
+        self.options = options
         self.metas = {rel: hit[3] for rel, hit in posts.items() if hit}
         self.digests = {rel: hit[1] for rel, hit in posts.items() if hit}
         self.others, self.span, self.site = others, span, site
@@ -98,10 +100,10 @@ class Session:
         return None
 
     def changed_texts(self, posts: Mapping[str, tuple], others: Mapping | None,
-                      now: datetime) -> frozenset[str] | None:
+                      now: datetime, options: tuple) -> frozenset[str] | None:
         """The sources whose text alone changed, or None when anything else did."""
         start, end = self.span
-        if (self.metas is None or self.digests is None or others is None
+        if (self.metas is None or options != self.options or self.digests is None or others is None
                 or None in others.values() or others != self.others
                 or (start is not None and now < start) or (end is not None and now >= end)
                 or len(posts) != len(self.metas)):
@@ -116,13 +118,14 @@ class Session:
 
 
 def rebuild_texts(session: Session, posts: tuple[Post, ...], known: Mapping[str, tuple],
-                  others: Mapping | None, now: datetime, model: Callable[[], Site],
+                  others: Mapping | None, now: datetime, options: tuple,
+                  model: Callable[[], Site],
                   templates: Path, output: Path, cache: Cache, sections: tuple[Section, ...]
                   ) -> tuple[Site, dict[str, bytes]] | None:
     """The new model and the files that show a changed text, made again (path → bytes; only
     those whose bytes changed), or None when the change is more than prose. Updates the cache's
     page traces and the session. Raises BuildError on template errors."""
-    changed = session.changed_texts(known, others, now)
+    changed = session.changed_texts(known, others, now, options)
     if changed is None:
         return None
     if session.site is not None:  # live: the last model, with the new texts

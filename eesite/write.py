@@ -162,7 +162,7 @@ def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
             continue
         key, target = digest(data), safe_join(output, rel)
         if _same(target, data, index.get(rel), key):
-            stamps[rel] = index.get(rel) or _stamp(target, key)
+            stamps[rel] = _stamp(target, key)  # the index may be stale (same bytes, new mtime)
         else:
             changed[rel] = (data, key)
     removed = (manifest or set()) - set(files)

@@ -100,3 +100,14 @@ def test_other_options_or_another_moment_are_built(site):
     assert not (site.output / "posts/later/index.html").exists()
     run(site, future=True)
     assert (site.output / "posts/later/index.html").is_file()
+
+
+def test_an_output_file_touched_by_hand_is_restamped_so_the_shortcut_comes_back(site):
+    small_site(site)
+    age(site.root)
+    run(site)
+    os.utime(site.output / "draws/2/index.html")  # same bytes, another mtime
+    _, report, read = run(site)
+    assert "posts" in read and report.written == 0
+    _, _, read = run(site)
+    assert read == {"state", "output"}  # the index was brought up to date, not left stale

@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import pickle
+import zlib
 from pathlib import Path
 
 import jinja2
@@ -25,7 +26,7 @@ from eesite import __version__
 
 CACHE_DIR = ".eesite-cache"
 _MAGIC = b"eesite-cache 1\n"
-FORMAT = 5  # bump when a cached type changes shape: older stores are then discarded
+FORMAT = 6  # bump when a cached type changes shape: older stores are then discarded
 _SAFE = {
     "builtins": {"set", "frozenset", "tuple", "dict", "list", "object"},
     "datetime": {"date", "datetime", "timedelta", "timezone", "time"},
@@ -110,11 +111,15 @@ class Cache:
 
     STORES = ("posts", "html", "pages", "output", "templates", "state", "session")
 
+    SHARDED = ("posts", "pages", "html")  # large stores of many small entries
+    SHARDS = 16  # each kept in as many files; a build rewrites only those that changed
+
     def __init__(self, root: Path, key: str):
         self.root = root
         self.key = key
         self.changed: set[str] = set()  # names of the stores to write back
         self._stores: dict[str, dict] = {}
+        self._on_disk: dict[str, list[dict]] = {}  # sharded store → its shards as read
 
     @classmethod
     def open(cls, root: Path, settings: object) -> Cache:
@@ -123,8 +128,17 @@ class Cache:
     def _get(self, name: str) -> dict:
         value = self._stores.get(name)
         if value is None:
-            found = load(self.root, name, self.key)
-            value = self._stores[name] = found if isinstance(found, dict) else {}
+            if name in self.SHARDED:
+                shards = []
+                for i in range(self.SHARDS):
+                    found = load(self.root, f"{name}.{i:02x}", self.key)
+                    shards.append(found if isinstance(found, dict) else {})
+                self._on_disk[name] = shards
+                value = {k: v for shard in shards for k, v in shard.items()}
+            else:
+                found = load(self.root, name, self.key)
+                value = found if isinstance(found, dict) else {}
+            self._stores[name] = value
         return value
 
     def _set(self, name: str, value: dict) -> None:
@@ -145,7 +159,19 @@ class Cache:
         return set(self._stores)
 
     def save(self) -> None:
-        """Write back only the stores that changed (a no-change build writes nothing)."""
+        """Write back only the stores (and shards) that changed: a no-change build writes
+        nothing, a one-post edit one shard of each of the large stores."""
         for name in sorted(self.changed):
-            save(self.root, name, self.key, self._get(name))
+            value = self._get(name)
+            if name not in self.SHARDED:
+                save(self.root, name, self.key, value)
+                continue
+            shards: list[dict] = [{} for _ in range(self.SHARDS)]
+            for k, v in value.items():
+                shards[zlib.crc32(k.encode("utf-8", "surrogatepass")) % self.SHARDS][k] = v
+            before = self._on_disk.get(name) or [None] * self.SHARDS
+            for i, shard in enumerate(shards):
+                if shard != before[i]:  # same objects compare by identity: cheap
+                    save(self.root, f"{name}.{i:02x}", self.key, shard)
+            self._on_disk[name] = shards
         self.changed.clear()

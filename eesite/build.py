@@ -9,6 +9,7 @@ so a second build only redoes what changed.
 from __future__ import annotations
 
 import gc
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -22,7 +23,7 @@ from eesite.occupations import load_occupations, with_draws
 from eesite.pool import cores
 from eesite.render import Page, render, render_site
 from eesite.settings import Settings
-from eesite.write import IN_PLACE_LIMIT, Kept, WriteReport, write_site
+from eesite.write import IN_PLACE_LIMIT, Kept, Staged, WriteReport, staging_folder, write_site
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,18 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         jobs = cores()
         site = load_site(options, settings, cache, jobs)
         digests = {rel: hit[0] for rel, hit in cache.posts.items() if hit} if cache else None
-        pages = render(site, options.source / "templates", cache=cache, output=options.output,
-                       post_digests=digests, jobs=jobs)
-        report = write_site(_files(pages), options.output, options.source, force=options.force,
-                            in_place_limit=IN_PLACE_LIMIT if options.live else 0,
-                            index=cache.output if cache else None)
+        staging = staging_folder(options.output)  # the render may write pages there
+        shutil.rmtree(staging, ignore_errors=True)  # a leftover of an interrupted build
+        try:
+            pages = render(site, options.source / "templates", cache=cache,
+                           output=options.output, post_digests=digests, jobs=jobs,
+                           staging=staging)
+            report = write_site(_files(pages), options.output, options.source,
+                                force=options.force,
+                                in_place_limit=IN_PLACE_LIMIT if options.live else 0,
+                                index=cache.output if cache else None)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # nothing of a failed build stays
         if cache is not None:
             if report.index != cache.output:
                 cache.output = dict(report.index)
@@ -99,5 +107,5 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
     return site, report
 
 
-def _files(pages: list[Page]) -> dict[str, bytes | Kept]:
-    return {p.path: Kept(p.kept) if p.kept else p.data for p in pages}
+def _files(pages: list[Page]) -> dict[str, bytes | Kept | Staged]:
+    return {p.path: Kept(p.kept) if p.kept else p.staged or p.data for p in pages}

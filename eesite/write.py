@@ -65,14 +65,19 @@ def stage(staging: str, rel: str, data: bytes, key: str) -> Staged:
     """Write `data` (whose digest is `key`) at `rel` in the staging folder; any process may call
     it, for distinct paths. The folder is created on first use, its parent must exist."""
     path = os.path.join(staging, *_checked(rel))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     try:
-        f = open(path, "wb")  # noqa: SIM115 - the folder usually exists: try that first
+        fd = os.open(path, flags, 0o666)  # the folder usually exists: try that first
     except FileNotFoundError:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        f = open(path, "wb")  # noqa: SIM115
-    with f:
-        f.write(data)
-        st = os.fstat(f.fileno())
+        fd = os.open(path, flags, 0o666)
+    try:
+        with memoryview(data) as view:  # unbuffered: fstat then sees the final size and mtime
+            while view:
+                view = view[os.write(fd, view):]
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
     return Staged(key, st.st_size, st.st_mtime_ns)
 
 

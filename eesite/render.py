@@ -131,7 +131,9 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
                        absolute=site.settings.absolute)
     env.globals.update(site=site, settings=site.settings, version=__version__,
                        json_ld=lambda entry: json_ld(entry, site),
-                       feed_links=lambda category="": feed_links(site, category))
+                       feed_links=functools.cache(lambda category="": feed_links(site, category)))
+    # (feed_links: every page's <head> asks, with one of a few categories; its result is a
+    # tuple of frozen records, so one per category serves the whole build)
     env.trace_filters()
     return env
 

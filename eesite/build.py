@@ -9,6 +9,7 @@ so a second build only redoes what changed.
 from __future__ import annotations
 
 import gc
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -32,7 +33,15 @@ from eesite.state import (
     source_stamps,
     unchanged,
 )
-from eesite.write import IN_PLACE_LIMIT, Kept, WriteReport, rewrite, write_site
+from eesite.write import (
+    IN_PLACE_LIMIT,
+    Kept,
+    Staged,
+    WriteReport,
+    rewrite,
+    staging_folder,
+    write_site,
+)
 
 
 @dataclass(frozen=True)
@@ -134,22 +143,10 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         if delta is not None:  # prose only: the few files that show it (delta.py)
             site, made = delta
             span = session.span
-            if live or len(made) <= 1:  # in place; one file replaced is itself atomic
-                written = rewrite(options.output, made, cache.output)
-                report = WriteReport(len(written), len(cache.output) - len(written), 0,
-                                     {**cache.output, **written})
-            else:
-                files = {rel: Kept(known[0]) for rel, known in cache.output.items()}
-                report = write_site({**files, **made}, options.output, root,
-                                    force=options.force, index=cache.output)
+            report = _write_prose(made, options, cache, live)
         else:
             site = model_of(posts, lists, options, settings)
-            pages = render(site, templates, cache=cache, output=options.output,
-                           post_digests={rel: hit[3] for rel, hit in cache.posts.items() if hit}
-                           if cache else None, jobs=jobs)
-            report = write_site(_files(pages), options.output, root, force=options.force,
-                                in_place_limit=IN_PLACE_LIMIT if options.live else 0,
-                                index=cache.output if cache else None)
+            report = _render_and_write(site, options, cache, jobs)
             span = published_span(posts, now, options.drafts, options.future)
             if session is not None:
                 session.remember(cache.posts, others, span, key, site if live else None,
@@ -170,5 +167,43 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
     return summary, report
 
 
-def _files(pages: list[Page]) -> dict[str, bytes | Kept]:
-    return {p.path: Kept(p.kept) if p.kept else p.data for p in pages}
+@contextmanager
+def _staging(output: Path):
+    """The staging folder beside output/ (render may write pages into it, write_site swaps it
+    in); removed whatever happens, so nothing of a failed build stays."""
+    staging = staging_folder(output)
+    shutil.rmtree(staging, ignore_errors=True)  # a leftover of an interrupted build
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _render_and_write(site: Site, options: Options, cache: Cache | None, jobs: int
+                      ) -> WriteReport:
+    """The full way: every page rendered or kept by its trace (incremental.py), then written."""
+    with _staging(options.output) as staging:
+        pages = render(site, options.source / "templates", cache=cache, output=options.output,
+                       post_digests={rel: hit[3] for rel, hit in cache.posts.items() if hit}
+                       if cache else None, jobs=jobs, staging=staging)
+        return write_site(_files(pages), options.output, options.source, force=options.force,
+                          in_place_limit=IN_PLACE_LIMIT if options.live else 0,
+                          index=cache.output if cache else None)
+
+
+def _write_prose(made: dict[str, bytes], options: Options, cache: Cache, live: bool
+                 ) -> WriteReport:
+    """The files a prose edit changed: in place when live, or when there is one (a single
+    rename is atomic); else swapped in with the rest of the site like any build."""
+    if live or len(made) <= 1:
+        written = rewrite(options.output, made, cache.output)
+        return WriteReport(len(written), len(cache.output) - len(written), 0,
+                           {**cache.output, **written})
+    files = {rel: Kept(known[0]) for rel, known in cache.output.items()}
+    with _staging(options.output):
+        return write_site({**files, **made}, options.output, options.source,
+                          force=options.force, index=cache.output)
+
+
+def _files(pages: list[Page]) -> dict[str, bytes | Kept | Staged]:
+    return {p.path: Kept(p.kept) if p.kept else p.staged or p.data for p in pages}

@@ -81,12 +81,27 @@ def save(root: Path, name: str, key: str, value: object) -> None:
     path = _path(root, name)
     try:
         path.parent.mkdir(exist_ok=True)
-        payload = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(_MAGIC + digest(payload).encode("ascii") + b"\n" + payload)
+        with open(tmp, "wb") as f:  # pickled straight to the file: a store is never held twice
+            f.write(_MAGIC + b"0" * 32 + b"\n")
+            out = _Hashing(f)
+            pickle.dump((key, value), out, protocol=pickle.HIGHEST_PROTOCOL)
+            f.seek(len(_MAGIC))
+            f.write(out.hash.hexdigest().encode("ascii"))
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+class _Hashing:
+    """A file to pickle into that also computes `digest` of what passes through."""
+
+    def __init__(self, f):
+        self.f, self.hash = f, hashlib.blake2b(digest_size=16)
+
+    def write(self, data) -> int:
+        self.hash.update(data)
+        return self.f.write(data)
 
 
 def settings_key(settings: object) -> str:

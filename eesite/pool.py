@@ -7,6 +7,7 @@ results come back. Small jobs stay in this process: starting workers costs more 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -45,9 +46,11 @@ def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int
     count = min(len(items), jobs * batches)
     bounds = [len(items) * i // count for i in range(count + 1)]
     _TASK, _ITEMS = task, items
+    gc.freeze()  # the workers' collector never scans (and so never copies) the parent's objects
     try:
         with multiprocessing.get_context("fork").Pool(min(jobs, count)) as pool:
             for results in pool.imap(_run, list(zip(bounds, bounds[1:], strict=False))):
                 yield from results
     finally:
         _TASK, _ITEMS = None, []
+        gc.unfreeze()

@@ -30,6 +30,7 @@ from eesite.model import Entry, Site
 from eesite.occupation_pages import occupation_pages
 from eesite.pool import fork_map
 from eesite.trends import trend_pages
+from eesite.write import Staged, stage
 
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
 
@@ -44,6 +45,7 @@ class Page:
     lastmod: datetime | None = None  # for the sitemap; None keeps the page out of it
     in_sitemap: bool = False
     kept: str = ""  # digest of the identical file already in output/ (data is then empty)
+    staged: Staged | None = None  # written to the staging folder already (data is then empty)
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,9 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
                        absolute=site.settings.absolute)
     env.globals.update(site=site, settings=site.settings, version=__version__,
                        json_ld=lambda entry: json_ld(entry, site),
-                       feed_links=lambda category="": feed_links(site, category))
+                       feed_links=functools.cache(lambda category="": feed_links(site, category)))
+    # (feed_links: every page's <head> asks, with one of a few categories; its result is a
+    # tuple of frozen records, so one per category serves the whole build)
     env.trace_filters()
     return env
 
@@ -190,6 +194,7 @@ class Renderer:
         self.only: set[str] | None = None  # delta.py: make only these paths, keep the others
         self.share = (0, 1)
         self._turn = 0
+        self.staging: str | None = None  # write rendered pages there instead of keeping bytes
 
     def markdown(self, entry: Entry) -> str:
         """The HTML of an entry's text (recorded as read by the page being made)."""
@@ -259,9 +264,13 @@ class Renderer:
             self.env.reads = None
         data = html.encode("utf-8")
         self.rendered += 1
+        key = digest(data) if reads is not None or self.staging else ""
         if reads is not None:
             reads.templates.add(template)
-            self.traces[path] = keys.trace(template, ctx, reads, digest(data), texts)
+            self.traces[path] = keys.trace(template, ctx, reads, key, texts)
+        if self.staging:
+            return _Made(path, b"", origin, lastmod, in_sitemap,
+                         staged=stage(self.staging, path, data, key))
         return _Made(path, data, origin, lastmod, in_sitemap)
 
     def _carried(self, path: str) -> bool:
@@ -294,8 +303,11 @@ class Renderer:
             return _Made(path, b"", origin, kept=self.traces[path].output)
         data = make()
         self.texts_read.update(texts)
+        key = digest(data)
         if self.keys is not None:  # no fingerprint: made every full build, traced for its texts
-            self.traces[path] = Trace("", "", (), (), (), digest(data), self._texts())
+            self.traces[path] = Trace("", "", (), (), (), key, self._texts())
+        if self.staging:
+            return _Made(path, b"", origin, staged=stage(self.staging, path, data, key))
         return _Made(path, data, origin)
 
     def ready(self, path: str, origin: str, inputs: object, make: Callable[[], bytes]) -> Page:
@@ -456,19 +468,24 @@ SECTIONS: tuple[Section, ...] = (core_pages, occupation_pages, feed_pages, trend
 
 def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS, *,
            cache: Cache | None = None, output: Path | None = None,
-           post_digests: Mapping[str, str] | None = None, jobs: int = 1) -> list[Page]:
+           post_digests: Mapping[str, str] | None = None, jobs: int = 1,
+           staging: Path | None = None) -> list[Page]:
     """Every output file of the site, or a BuildError listing every problem met.
 
     With a cache, pages that would come out the same are returned as `kept` (no data) and the
-    cache is updated; with jobs > 1 a large site is rendered by forked workers.
+    cache is updated; with jobs > 1 a large site is rendered by forked workers. When most of a
+    large site renders, its pages are written to `staging` as they are made and returned as
+    `staged` (no data), so that no process holds every page (the caller removes `staging`).
     """
     renderer = Renderer(site, templates, cache, output, post_digests)
     renderer.check_templates()
     entries = (*site.entries, *site.pages)
     renderer.prepare_markdown(entries, jobs)
-    tasks = 1
-    if jobs > 1 and len(entries) >= 300 and _much_to_render(renderer, cache):
+    tasks, large = 1, len(entries) >= 300 and _much_to_render(renderer, cache)
+    if jobs > 1 and large:
         tasks = jobs  # each task runs every section: more tasks repeat that work
+    if large and staging is not None and staging.parent.is_dir():
+        renderer.staging = str(staging)
 
     def share(k: int) -> tuple[list, dict, set, int, dict]:
         renderer.share, renderer._turn = (k, tasks), 0
@@ -487,7 +504,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
         renderer.html.update(memos)
         renderer.memos |= memos.keys()
     pages = [page for _, page in sorted(found, key=lambda item: item[0])]
-    renderer.share, renderer.traces = (0, 1), traces
+    renderer.share, renderer.traces, renderer.staging = (0, 1), traces, None
     listed = [(p.path, p.lastmod) for p in pages if p.in_sitemap]
     pages += [*static_files(templates),
               renderer.ready("sitemap.xml", "sitemap.xml", (listed, site.settings),

@@ -117,9 +117,10 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
     first, latest = chrono[0].draw.draw_date, chrono[-1].draw.draw_date
     recent = tuple(e for e in chrono if e.draw.draw_date > latest - WINDOW)
     when = site.latest_draw.post.date
-    yield r.page("/numbers/", "numbers.html", "eesite/trends.py", when, a=a,
+    nav = {"year_links": tuple((y.url, y.year) for y in a.years)}  # one value for every page
+    yield r.page("/numbers/", "numbers.html", "eesite/trends.py", when, a=a, **nav,
                  per_year=year_chart("per-year", "Invitations per year", a.years))
-    yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a,
+    yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a, **nav,
                  recent=crs_chart("crs-recent", "CRS cut-off, last 12 months", recent,
                                   latest - WINDOW, latest),
                  alltime=crs_chart("crs-all", "CRS cut-off, all rounds", chrono, first, latest),
@@ -127,7 +128,7 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                  per_year=year_chart("per-year", "Invitations per year", a.years))
     for i, y in enumerate(a.years):
         start, end = date(y.year, 1, 1), (date(y.year, 12, 31) if y.complete else y.through)
-        yield r.page(y.url, "year.html", "eesite/trends.py", y.entries[-1].post.date, y=y,
+        yield r.page(y.url, "year.html", "eesite/trends.py", y.entries[-1].post.date, y=y, **nav,
                      older=a.years[i - 1] if i else None,
                      newer=a.years[i + 1] if i + 1 < len(a.years) else None,
                      crs=crs_chart(f"crs-{y.year}", f"CRS cut-off in {y.year}", y.entries,
@@ -135,11 +136,11 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                      per_month=month_chart(f"months-{y.year}", f"Invitations per month, {y.year}",
                                            y.months, latest))
     if a.snapshots:
-        yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a,
+        yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a, **nav,
                      size=pool_chart("pool-size", "Candidates in the pool", a))
         for i, s in enumerate(a.snapshots):
             yield r.page(s.url, "snapshot.html", "eesite/trends.py", s.entries[-1].post.date,
-                         s=s, older=a.snapshots[i - 1] if i else None,
+                         s=s, **nav, older=a.snapshots[i - 1] if i else None,
                          newer=a.snapshots[i + 1] if i + 1 < len(a.snapshots) else None)
 
 

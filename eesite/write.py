@@ -2,13 +2,16 @@
 
 The new site is assembled in a staging folder beside output/ (unchanged files are hard links
 to the old ones, so they keep their mtime and cost no copy), then swapped in with one atomic
-rename exchange. eesite records what it wrote in a manifest; anything else found in output/
-is not its own and is carried over untouched, and a folder it did not create is refused.
+rename exchange. A large render may put its pages in that folder itself (`stage`, from the
+render workers), so no process holds the whole site's bytes; they arrive here as `Staged`.
+eesite records what it wrote in a manifest; anything else found in output/ is not its own and
+is carried over untouched, and a folder it did not create is refused.
 """
 
 from __future__ import annotations
 
 import ctypes
+import filecmp
 import os
 import shutil
 from collections.abc import Iterable, Mapping
@@ -42,6 +45,40 @@ class Kept(NamedTuple):
     """A file known (by digest) to be unchanged in output/: link it, do not rewrite it."""
 
     digest: str
+
+
+class Staged(NamedTuple):
+    """A file already written at its path in the staging folder (see `stage`)."""
+
+    digest: str
+    size: int
+    mtime_ns: int
+
+
+def staging_folder(output: Path) -> Path:
+    """Where the next site is assembled: a hidden sibling of output/ (same file system, so the
+    swap is one rename)."""
+    return output.parent / f".{output.name}.eesite-staging"
+
+
+def stage(staging: str, rel: str, data: bytes, key: str) -> Staged:
+    """Write `data` (whose digest is `key`) at `rel` in the staging folder; any process may call
+    it, for distinct paths. The folder is created on first use, its parent must exist."""
+    path = os.path.join(staging, *_checked(rel))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags, 0o666)  # the folder usually exists: try that first
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, flags, 0o666)
+    try:
+        with memoryview(data) as view:  # unbuffered: fstat then sees the final size and mtime
+            while view:
+                view = view[os.write(fd, view):]
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return Staged(key, st.st_size, st.st_mtime_ns)
 
 
 def safe_join(base: Path, rel: str) -> Path:
@@ -134,12 +171,24 @@ def _same(path: Path, data: bytes, known: tuple[str, int, int] | None, key: str)
     return st.st_size == len(data) and path.read_bytes() == data
 
 
+def _same_staged(path: Path, staged: str, new: Staged, known: tuple[str, int, int] | None
+                 ) -> bool:
+    """`_same` for a file already written to the staging folder."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if known and (st.st_size, st.st_mtime_ns) == known[1:]:
+        return known[0] == new.digest
+    return st.st_size == new.size and filecmp.cmp(path, staged, shallow=False)
+
+
 def _stamp(path: Path | str, key: str) -> tuple[str, int, int]:
     st = os.stat(path)
     return key, st.st_size, st.st_mtime_ns
 
 
-def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
+def write_site(files: Mapping[str, bytes | Kept | Staged], output: Path, source: Path,
                force: bool = False, index: Mapping[str, tuple[str, int, int]] | None = None,
                in_place_limit: int = 0) -> WriteReport:
     """Make `output` hold exactly `files` (plus files eesite does not own).
@@ -147,6 +196,8 @@ def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
     Nothing happens when nothing changed; a few changed files are each replaced atomically in
     place; more are assembled in a staging folder swapped in with one atomic rename. `index`
     (from the last WriteReport) lets unchanged files be recognised without reading them.
+    `Staged` files are already in `staging_folder(output)`; the caller removes that folder
+    whatever happens (build.py does), this function only adopts it.
     """
     manifest = read_manifest(output)
     check_target(output, source, files, force, manifest)
@@ -154,13 +205,22 @@ def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
         if not isinstance(data, Kept):
             _checked(rel)
     index = index or {}
-    changed: dict[str, tuple[bytes, str]] = {}
+    staging = staging_folder(output)
+    changed: dict[str, tuple[bytes, str] | Staged] = {}
     stamps: dict[str, tuple[str, int, int]] = {}
     for rel, data in files.items():
-        if isinstance(data, Kept):
+        kind = type(data)
+        if kind is Kept:
             stamps[rel] = index[rel]
             continue
-        key, target = digest(data), safe_join(output, rel)
+        target = safe_join(output, rel)
+        if kind is Staged:
+            if _same_staged(target, os.path.join(staging, rel), data, index.get(rel)):
+                stamps[rel] = _stamp(target, data.digest)  # the index may be stale
+            else:
+                changed[rel] = data
+            continue
+        key = digest(data)
         if _same(target, data, index.get(rel), key):
             stamps[rel] = _stamp(target, key)  # the index may be stale (same bytes, new mtime)
         else:
@@ -168,9 +228,9 @@ def write_site(files: Mapping[str, bytes | Kept], output: Path, source: Path,
     removed = (manifest or set()) - set(files)
     unchanged = len(files) - len(changed)
     if manifest is not None and output.is_dir() and len(changed) + len(removed) <= in_place_limit:
-        _write_in_place(output, changed, removed, stamps, set(files) != manifest, files)
+        _write_in_place(output, changed, removed, stamps, set(files) != manifest, files, staging)
     else:
-        _write_swap(output, files, changed, manifest or set(), stamps)
+        _write_swap(output, files, changed, manifest or set(), stamps, staging)
     return WriteReport(len(changed), unchanged, len(removed), stamps)
 
 
@@ -188,7 +248,7 @@ def rewrite(output: Path, files: Mapping[str, bytes],
         if not _same(safe_join(output, rel), data, index[rel], key):
             changed[rel] = (data, key)
     stamps: dict[str, tuple[str, int, int]] = {}
-    _write_in_place(output, changed, set(), stamps, False, files)
+    _write_in_place(output, changed, set(), stamps, False, files, staging_folder(output))
     return stamps
 
 
@@ -196,12 +256,18 @@ def _manifest_text(files: Iterable[str]) -> str:
     return _HEADER + "".join(f"{r}\n" for r in sorted(files))
 
 
-def _write_in_place(output: Path, changed: Mapping[str, tuple[bytes, str]], removed: set[str],
-                    stamps: dict, listing_changed: bool, files: Mapping) -> None:
+def _write_in_place(output: Path, changed: Mapping[str, tuple[bytes, str] | Staged],
+                    removed: set[str], stamps: dict, listing_changed: bool, files: Mapping,
+                    staging: Path) -> None:
     """Replace each changed file with a rename (readers see the old file or the new one)."""
-    for rel, (data, key) in changed.items():
+    for rel, item in changed.items():
         target = safe_join(output, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if type(item) is Staged:
+            os.replace(safe_join(staging, rel), target)  # a rename keeps the mtime staged
+            stamps[rel] = (item.digest, item.size, item.mtime_ns)
+            continue
+        data, key = item
         tmp = target.parent / f".{target.name}.eesite-tmp"
         tmp.write_bytes(data)
         os.replace(tmp, target)
@@ -219,28 +285,34 @@ def _write_in_place(output: Path, changed: Mapping[str, tuple[bytes, str]], remo
         os.replace(tmp, output / MANIFEST)
 
 
-def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes, str]],
-                manifest: set[str], stamps: dict) -> None:
+def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes, str] | Staged],
+                manifest: set[str], stamps: dict, staging: Path) -> None:
     """Assemble the new site beside output/ (unchanged files as hard links), swap it in."""
     foreign = existing_files(output) - manifest - set(files)
-    staging = output.parent / f".{output.name}.eesite-staging"
-    if staging.exists():
+    adopt = any(type(item) is Staged for item in files.values())
+    if staging.exists() and not adopt:
         shutil.rmtree(staging)  # our own leftover from an interrupted build
-    staging.mkdir(parents=True)
+    staging.mkdir(parents=True, exist_ok=adopt)
     made: set[str] = {str(staging)}
     try:
         for rel in files:  # plain strings, not Paths: this loop runs for every file of the site
             new = os.path.join(staging, rel)  # `rel` was checked by write_site
+            item = changed.get(rel)
+            if type(item) is Staged:  # written there by the render
+                stamps[rel] = (item.digest, item.size, item.mtime_ns)
+                continue
             parent = os.path.dirname(new)
             if parent not in made:
                 os.makedirs(parent, exist_ok=True)
                 made.add(parent)
-            if rel in changed:
-                data, key = changed[rel]
+            if item is not None:
+                data, key = item
                 with open(new, "wb") as f:
                     f.write(data)
                 stamps[rel] = _stamp(new, key)
             else:
+                if type(files[rel]) is Staged:  # rendered again, the same bytes: keep the old
+                    os.unlink(new)
                 os.link(os.path.join(output, rel), new)  # same inode: mtime kept, nothing copied
         for rel in foreign:  # not ours: carried over as it is
             new = safe_join(staging, rel)

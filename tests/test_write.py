@@ -6,8 +6,9 @@ import os
 
 import pytest
 
+from eesite.cache import digest
 from eesite.errors import BuildError
-from eesite.write import MANIFEST, safe_join, write_site
+from eesite.write import MANIFEST, safe_join, stage, staging_folder, write_site
 from tests.conftest import snapshot
 
 
@@ -97,3 +98,46 @@ def test_build_swaps_the_whole_site_even_for_one_change_but_live_preview_writes_
     assert swapped != before and (out / "index.html").read_bytes() == b"a2"
     write_site({"index.html": b"a3", "b.html": b"b"}, out, src, in_place_limit=100)  # serve
     assert out.stat().st_ino == swapped and (out / "index.html").read_bytes() == b"a3"
+
+
+def _stage_all(out, files: dict[str, bytes]) -> dict:
+    """What the render workers do on a large build: write each page into the staging folder."""
+    return {rel: stage(str(staging_folder(out)), rel, data, digest(data))
+            for rel, data in files.items()}
+
+
+def test_staged_pages_are_swapped_in_and_unchanged_ones_keep_their_mtime(tmp_path):
+    out, src = tmp_path / "out", tmp_path / "src"
+    src.mkdir()
+    write_site({"index.html": b"a", "draws/1/index.html": b"b"}, out, src)
+    (out / "CNAME").write_text("example.org")
+    old = (out / "index.html").stat()
+    files = _stage_all(out, {"index.html": b"a", "draws/1/index.html": b"B", "c/index.html": b"c"})
+    report = write_site({**files, "robots.txt": b"r"}, out, src)
+    assert (report.written, report.unchanged) == (3, 1)
+    assert (out / "index.html").stat().st_ino == old.st_ino  # the old file, not the staged copy
+    assert (out / "index.html").stat().st_mtime_ns == old.st_mtime_ns
+    assert [(out / p).read_bytes() for p in ("draws/1/index.html", "c/index.html", "robots.txt")] \
+        == [b"B", b"c", b"r"]
+    assert (out / "CNAME").read_text() == "example.org"
+    assert report.index["c/index.html"] == ((files["c/index.html"].digest,
+                                              *files["c/index.html"][1:]))
+    assert report.index["c/index.html"][1:] == (1, (out / "c/index.html").stat().st_mtime_ns)
+    assert not list(tmp_path.glob(".out.eesite-*"))
+
+
+def test_live_preview_moves_a_few_staged_pages_in_place(tmp_path):
+    out, src = tmp_path / "out", tmp_path / "src"
+    src.mkdir()
+    write_site({"index.html": b"a", "b.html": b"b"}, out, src)
+    inode = out.stat().st_ino
+    files = _stage_all(out, {"index.html": b"a2", "b.html": b"b"})
+    report = write_site(files, out, src, in_place_limit=100)
+    assert (report.written, report.unchanged) == (1, 1)
+    assert out.stat().st_ino == inode and (out / "index.html").read_bytes() == b"a2"
+
+
+def test_stage_refuses_paths_outside_the_staging_folder(tmp_path):
+    with pytest.raises(BuildError):
+        stage(str(tmp_path / "staging"), "../escape.html", b"x", digest(b"x"))
+    assert not (tmp_path / "escape.html").exists()

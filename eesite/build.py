@@ -136,7 +136,8 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             others = session.others if hinted else {
                 path: stamp for path, stamp in stamps.items() if not is_post_file(root, path)}
         delta = None
-        if cache is not None and (live or output_intact(cache.output, options.output)):
+        if (cache is not None and cache.output and len(cache.output) == session.files
+                and output_intact(cache.output, options.output)):  # as the last build left it
             delta = rebuild_texts(session, posts, cache.posts, others, now, key,
                                   lambda: model_of(posts, lists, options, settings), templates,
                                   options.output, cache, SECTIONS)
@@ -155,6 +156,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         if cache is not None:
             if live:
                 session.stamps = stamps
+            session.files = len(report.index)
             session.store(cache)
             if report.index != cache.output:
                 cache.output = dict(report.index)

@@ -11,6 +11,7 @@ cannot run code.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import io
@@ -108,8 +109,16 @@ def settings_key(settings: object) -> str:
     """Everything besides the input files that changes what a build produces."""
     from eesite.render import MARKDOWN_EXTENSIONS
 
-    return digest(repr((FORMAT, __version__, markdown.__version__, jinja2.__version__,
-                        MARKDOWN_EXTENSIONS, settings)))
+    return digest(repr((FORMAT, __version__, _code(), markdown.__version__,
+                        jinja2.__version__, MARKDOWN_EXTENSIONS, settings)))
+
+
+@functools.cache
+def _code() -> tuple:
+    """eesite's own modules by name, size and mtime: an edited eesite (while developing it)
+    makes other output even when its version number stays the same."""
+    files = sorted(Path(__file__).parent.glob("*.py"))
+    return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
 
 class Cache:

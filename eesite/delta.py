@@ -43,13 +43,14 @@ class Session:
     others: Mapping[str, tuple | None] | None = None  # stamps of every input but the posts
     span: tuple = (None, None)  # state.published_span of the last build
     options: tuple = ()  # drafts, future, output folder of the last build
+    files: int = 0  # how many files the last build left in output/ (its index, whole)
     site: Site | None = None  # live only: the last model
     stamps: Mapping[str, tuple | None] | None = None  # live only: every source's stamp
     sources: list[Source] | None = None  # live only: the post files found
     keys: Keys | None = None  # live only: hashes of the model's values (valid while it is)
     readers: dict[str, set[str]] | None = None  # text source → the pages that show it
 
-    STORED = ("metas", "digests", "others", "span", "options")
+    STORED = ("metas", "digests", "others", "span", "options", "files")
 
     def remember(self, posts: Mapping[str, tuple], others: Mapping | None, span: tuple,
                  options: tuple, site: Site | None = None, stamps: Mapping | None = None,
@@ -76,9 +77,9 @@ class Session:
                 ) -> dict[str, tuple | None] | None:
         """The stamps of the last build with the `touched` post files taken again, or None when
         a file other than a post was touched, or nothing is known (stat every file then)."""
-        if touched is None or self.stamps is None or not all(
-                is_post_file(root, path) for path in touched):
-            return None
+        if touched is None or self.stamps is None or self.others is None or None in \
+                self.others.values() or not all(is_post_file(root, path) for path in touched):
+            return None  # (a stamp not trusted last time is taken again by a full stat)
         stamps, seen = dict(self.stamps), time.time_ns()
         for path in touched:
             try:

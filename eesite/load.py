@@ -61,7 +61,8 @@ class Source:
 def find_sources(root: Path) -> Iterator[Source]:
     """Content files in content/draws, content/posts and content/pages, in a stable order.
 
-    Editor droppings (.swp, ~, .#x, 4913) are skipped: only visible `*.md` files count. (Which
+    Editor droppings (.swp, ~, .#x, #x, 4913) are skipped: only visible `*.md` files count
+    (the watcher ignores the same names). (Which
     of them are regular files is found when they are read: a stat per file is not repeated.)
     """
     base = str(root)
@@ -72,7 +73,7 @@ def find_sources(root: Path) -> Iterator[Source]:
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             here = os.path.relpath(dirpath, base).replace(os.sep, "/")
             found += [f"{here}/{name}" for name in filenames
-                      if name.endswith(".md") and not name.startswith(".")]
+                      if name.endswith(".md") and not name.startswith((".", "#"))]
         for rel in sorted(found, key=lambda r: r.split("/")):
             yield Source(os.path.join(base, rel), rel, kind)
 
@@ -81,7 +82,7 @@ def is_post_file(root: Path, path: str) -> bool:
     """Is `path` (absolute, from os.walk under `root`) a file find_sources would offer?"""
     name = path[path.rfind(os.sep) + 1:]
     return (path.startswith(_post_folders(str(root))) and name.endswith(".md")
-            and not name.startswith(".") and f"{os.sep}." not in path[len(str(root)):])
+            and not name.startswith((".", "#")) and f"{os.sep}." not in path[len(str(root)):])
 
 
 @functools.cache
@@ -198,11 +199,12 @@ def load_file(source: Source, settings: Settings, tz: tzinfo, data: bytes | None
 RACY_NS = 2_000_000_000
 
 
-def stamp_of(st: os.stat_result, seen_ns: int) -> tuple[int, int, int] | None:
-    """(size, mtime_ns, inode) of a file, or None when it is too fresh to trust."""
+def stamp_of(st: os.stat_result, seen_ns: int) -> tuple[int, int, int, int] | None:
+    """(size, mtime_ns, ctime_ns, inode) of a file, or None when it is too fresh to trust.
+    The ctime catches a rewrite that put the old mtime back (`cp -p`, `touch -r`, rsync -t)."""
     if st.st_mtime_ns >= seen_ns - RACY_NS:
         return None
-    return st.st_size, st.st_mtime_ns, st.st_ino
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def meta_digest(post: Post) -> str:
@@ -215,7 +217,7 @@ def load_content(root: Path, settings: Settings, cache: Cache | None = None,
                  sources: list[Source] | None = None) -> tuple[Post, ...]:
     """Every content file under `root`/content as Posts, or a BuildError listing every problem.
 
-    With a cache, a file whose stamp (size, mtime, inode) is as recorded is not read at all, and
+    With a cache, a file whose stamp (size, mtime, ctime, inode) is as recorded is not read at all, and
     one whose bytes are unchanged is not parsed again (`stamps`: taken just before by
     state.source_stamps, trusted as they are; `sources`: find_sources' answer when the caller
     knows it has not changed); the others are parsed over `jobs`

@@ -3,7 +3,7 @@
 A build is a pure function of the source files (content/, templates/, pyproject.toml), the
 settings and options, eesite's version (all in the cache key) and the moment it runs, which
 only decides which dated posts are published. After each successful build the cache's `state`
-store records the stamp (size, mtime, inode) of every source file and the span of moments in
+store records the stamp (size, mtime, ctime, inode) of every source file and the span of moments in
 which the same posts are published. The next build takes the stamps again (a walk and a stat
 per file, no reading); when they are equal, the moment is in that span and every file eesite
 wrote is still in output/ as it left it, there is nothing to do, and the site model is never
@@ -37,15 +37,24 @@ class Summary:
     files: int
 
 
-def source_stamps(root: Path) -> dict[str, tuple[int, int, int] | None]:
+def source_stamps(root: Path) -> dict[str, tuple[int, ...] | None]:
     """The stamp of every input file by its path; None for one too fresh to trust."""
     seen = time.time_ns()
     paths = [str(root / "pyproject.toml")] if (root / "pyproject.toml").is_file() else []
-    for folder in WATCHED:
-        for dirpath, dirnames, filenames in os.walk(root / folder):
+    seen_dirs: set[tuple[int, int]] = set()
+    for folder in WATCHED:  # into linked folders too, as the loaders go (each folder once)
+        for dirpath, dirnames, filenames in os.walk(root / folder, followlinks=True):
+            try:
+                st = os.stat(dirpath)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                dirnames[:] = []
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
             dirnames.sort()
             paths += [os.path.join(dirpath, name) for name in filenames]
-    stamps: dict[str, tuple[int, int, int] | None] = {}
+    stamps: dict[str, tuple[int, ...] | None] = {}
     for path in paths:
         try:
             stamps[path] = stamp_of(os.stat(path), seen)
@@ -75,7 +84,7 @@ def record(options_key: tuple, stamps: dict | None, span: tuple, summary: Summar
         return {}
     return {"options": options_key, "stamps": stamps, "span": span,
             "manifest": (manifest.st_size, manifest.st_mtime_ns),
-            "summary": summary}
+            "summary": summary, "files": summary.files}
 
 
 def unchanged(state: dict, root: Path, options_key: tuple, now: datetime,
@@ -93,6 +102,8 @@ def unchanged(state: dict, root: Path, options_key: tuple, now: datetime,
     except OSError:
         return None
     if (manifest.st_size, manifest.st_mtime_ns) != state["manifest"]:
+        return None
+    if len(index) != state["files"]:  # the index store was lost or damaged: not the same
         return None
     return state["summary"] if output_intact(index, output) else None
 

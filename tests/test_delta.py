@@ -111,3 +111,16 @@ def test_eesite_build_takes_the_quick_path_for_prose_too(site, tmp_path):
     _, report = build(options, settings, cache)
     assert "html" not in cache.loaded and report.written == 1
     assert tree(site.output) == clean_build(site, tmp_path)
+
+
+def test_live_prose_edit_restores_output_files_deleted_by_hand(site, tmp_path):
+    small_site(site)
+    age(site.root)
+    live = Live(site)
+    live.build()
+    (site.output / "feed.xml").unlink()
+    (site.output / "draws/2/index.html").unlink()
+    site.write("content/draws/0001-2023-07-01-stem.md",
+               draw_text("1", crs=481, draw_date="2023-07-01", body="Prose, edited."))
+    live.build()
+    assert tree(site.output) == clean_build(site, tmp_path)

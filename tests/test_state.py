@@ -111,3 +111,44 @@ def test_an_output_file_touched_by_hand_is_restamped_so_the_shortcut_comes_back(
     assert "posts" in read and report.written == 0
     _, _, read = run(site)
     assert read == {"state", "output"}  # the index was brought up to date, not left stale
+
+
+def test_posts_and_templates_in_linked_folders_are_stamped_too(site, tmp_path):
+    small_site(site)
+    elsewhere = tmp_path / "elsewhere"
+    (site.root / "content/posts").rename(elsewhere)
+    (site.root / "content/posts").symlink_to(elsewhere)
+    age(site.root)
+    for path in elsewhere.iterdir():
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    run(site)
+    run(site)
+    (elsewhere / "hello.md").write_text(post_text("Hello, retitled", extra="tags: [analysis]\n"),
+                                        encoding="utf-8")
+    os.utime(elsewhere / "hello.md", (time.time() - 30, time.time() - 30))
+    _, _, read = run(site)
+    assert "posts" in read and "Hello, retitled" in site.page("posts/hello/index.html")
+
+
+def test_a_lost_output_index_is_not_taken_for_an_unchanged_output(site):
+    small_site(site)
+    age(site.root)
+    run(site)
+    for store in (site.root / ".eesite-cache").glob("output*.pickle"):
+        store.unlink()
+    (site.output / "feed.xml").unlink()
+    _, report, read = run(site)
+    assert "posts" in read and (site.output / "feed.xml").is_file()
+
+
+def test_a_rewrite_that_puts_the_old_mtime_back_is_seen(site):
+    small_site(site)
+    age(site.root)
+    run(site)
+    path = site.root / "content/draws/0003-2023-07-03-stem.md"
+    st = os.stat(path)
+    path.write_text(path.read_text().replace("crs_cutoff: 483", "crs_cutoff: 484"))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # as `cp -p` or `touch -r` leave it
+    assert os.stat(path).st_size == st.st_size
+    run(site)
+    assert "484" in site.page("draws/3/index.html")

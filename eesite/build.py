@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gc
 import shutil
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -128,6 +130,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         jobs = cores()
         options = replace(options, now=now)
         sources = (session.sources_after(touched) or list(find_sources(root))) if live else None
+        intact = _checking(output_intact, cache.output, options.output) if cache else None
         posts, lists = load_inputs(options, settings, cache, jobs, stamps, sources)
         templates = root / "templates"
         others = None
@@ -137,7 +140,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
                 path: stamp for path, stamp in stamps.items() if not is_post_file(root, path)}
         delta = None
         if (cache is not None and cache.output and len(cache.output) == session.files
-                and output_intact(cache.output, options.output)):  # as the last build left it
+                and intact()):  # output/ as the last build left it
             delta = rebuild_texts(session, posts, cache.posts, others, now, key,
                                   lambda: model_of(posts, lists, options, settings), templates,
                                   options.output, cache, SECTIONS)
@@ -167,6 +170,15 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             if persist:
                 cache.save()
     return summary, report
+
+
+def _checking(check: Callable[..., bool], *args) -> Callable[[], bool]:
+    """`check(*args)` run in a thread (stat calls release the GIL) while the build loads; the
+    returned function waits for its answer."""
+    answer: list[bool] = []
+    thread = threading.Thread(target=lambda: answer.append(check(*args)), daemon=True)
+    thread.start()
+    return lambda: thread.join() or bool(answer and answer[0])
 
 
 @contextmanager

@@ -110,12 +110,12 @@ def unchanged(state: dict, root: Path, options_key: tuple, now: datetime,
 
 def output_intact(index: Mapping[str, tuple[str, int, int]], output: Path) -> bool:
     """Is every file eesite wrote still in output/ as it left it (size and mtime)?"""
-    base = str(output)
-    for rel, (_, size, mtime) in index.items():
-        try:
-            st = os.stat(os.path.join(base, rel))
-        except OSError:
-            return False
-        if st.st_size != size or st.st_mtime_ns != mtime:
-            return False
+    base, stat = str(output) + os.sep, os.stat  # a plain loop: 21,000 files at 10,000 posts
+    try:
+        for rel, known in index.items():
+            st = stat(base + rel)
+            if st.st_mtime_ns != known[2] or st.st_size != known[1]:
+                return False
+    except OSError:
+        return False
     return True

@@ -109,12 +109,14 @@ def _few_collections():
 
 def build(options: Options, settings: Settings, cache: Cache | None = None,
           persist: bool = True, session: Session | None = None,
-          touched: frozenset[str] | None = None) -> tuple[Summary, WriteReport]:
+          touched: frozenset[str] | None = None, trust_output: bool = False
+          ) -> tuple[Summary, WriteReport]:
     """Build and write; reuses `cache` (kept in memory by `eesite serve`) or the one on disk,
     and saves it unless `persist` is false (serve saves it when it stops). When no input
     changed since the last build and output/ is as it left it, nothing is done (state.py);
     with a `session` (serve, watch) an edit of prose alone re-renders only where it shows
-    (delta.py); `touched` (watchdog's list of changed files) spares it stat'ing every file."""
+    (delta.py); `touched` (watchdog's list of changed files) spares it stat'ing every file, and
+    `trust_output` the check that output/ is as the last build left it (the caller checks)."""
     now = options.now or datetime.now(timezone.utc)
     key = (options.drafts, options.future, str(options.output))
     if cache is None and options.cache:
@@ -130,7 +132,8 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         jobs = cores()
         options = replace(options, now=now)
         sources = (session.sources_after(touched) or list(find_sources(root))) if live else None
-        intact = _checking(output_intact, cache.output, options.output) if cache else None
+        intact = (lambda: True) if trust_output or cache is None else \
+            _checking(output_intact, cache.output, options.output)
         posts, lists = load_inputs(options, settings, cache, jobs, stamps, sources)
         templates = root / "templates"
         others = None

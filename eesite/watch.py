@@ -27,8 +27,9 @@ from eesite.cache import Cache, settings_key
 from eesite.delta import Session
 from eesite.errors import BuildError, Problem
 from eesite.settings import load_settings
+from eesite.state import output_intact
 
-QUIET = 0.05  # seconds without events that end a burst
+QUIET = 0.03  # seconds without events that end a burst (one save's events come within ms)
 LONGEST = 0.5  # a steady stream of events still rebuilds this often
 WATCHED = ("content", "templates", "pyproject.toml")
 
@@ -103,7 +104,8 @@ class Live:
                 self._session = Session()
             made, report = build(self.options, settings, self._cache, persist=False,
                                  session=self._session,
-                                 touched=frozenset(touched) if touched is not None else None)
+                                 touched=frozenset(touched) if touched is not None else None,
+                                 trust_output=touched is not None)
         except BuildError as err:
             with self.state:
                 self.error = err
@@ -175,6 +177,16 @@ class Live:
                 self.building = False
                 self.generation += 1
                 self.state.notify_all()
+            if done and touched is not None:
+                self._check_output()
+
+    def _check_output(self) -> None:
+        """After a quick rebuild, which trusted output/ to save time before the page is
+        served: if a file in it was deleted or changed by hand, rebuild the full way."""
+        cache = self._cache
+        if cache is not None and not output_intact(cache.output, self.options.output):
+            self.say("output/ was changed outside eesite: rebuilding it")
+            self.poke(None)
 
     def start(self) -> None:
         """Watch the sources and rebuild in a background thread."""

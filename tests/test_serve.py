@@ -277,3 +277,24 @@ def test_prose_edits_take_the_quick_path_and_equal_a_clean_build(site, tmp_path)
         assert tree(site.output) == clean_build(site, tmp_path)
     finally:
         served.close()
+
+
+def test_output_files_deleted_by_hand_come_back_after_a_quick_rebuild(site, tmp_path):
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    age(site.root)
+    served = Served(site)
+    try:
+        (site.output / "feed.xml").unlink()
+        (site.output / "draws/2/index.html").unlink()
+        site.write("content/draws/0001-2023-07-01-stem.md",
+                   draw_text("1", crs=481, draw_date="2023-07-01", body="Prose, edited."))
+        wait_until(lambda: (site.output / "feed.xml").is_file()
+                   and (site.output / "draws/2/index.html").is_file())
+        wait_until(lambda: any("changed outside eesite" in line for line in served.said))
+        served.live.wait_idle()
+        assert tree(site.output) == clean_build(site, tmp_path)
+    finally:
+        served.close()

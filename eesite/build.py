@@ -157,11 +157,11 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             span = published_span(posts, now, options.drafts, options.future)
             if session is not None:
                 session.remember(cache.posts, others, span, key, site if live else None,
-                                 stamps if live else None, sources)
+                                 sources)
         summary = Summary(len(site.draws), len(site.articles), len(report.index))
         if cache is not None:
             if live:
-                session.stamps = stamps
+                session.stamps = stamps  # the next restamp starts from these
             session.files = len(report.index)
             session.store(cache)
             if report.index != cache.output:

@@ -53,14 +53,13 @@ class Session:
     STORED = ("metas", "digests", "others", "span", "options", "files")
 
     def remember(self, posts: Mapping[str, tuple], others: Mapping | None, span: tuple,
-                 options: tuple, site: Site | None = None, stamps: Mapping | None = None,
+                 options: tuple, site: Site | None = None,
                  sources: list[Source] | None = None) -> None:
         """Keep a full build (`posts`: the cache's file path → (stamp, digest, Post, meta))."""
         self.options = options
         self.metas = {rel: hit[3] for rel, hit in posts.items() if hit}
         self.digests = {rel: hit[1] for rel, hit in posts.items() if hit}
-        self.others, self.span, self.site = others, span, site
-        self.stamps, self.sources = stamps, sources
+        self.others, self.span, self.site, self.sources = others, span, site, sources
         self.keys = self.readers = None  # a new model: the old hashes and readers do not hold
 
     @classmethod
@@ -104,8 +103,8 @@ class Session:
                       now: datetime, options: tuple) -> frozenset[str] | None:
         """The sources whose text alone changed, or None when anything else did."""
         start, end = self.span
-        if (self.metas is None or options != self.options or self.digests is None or others is None
-                or None in others.values() or others != self.others
+        if (self.metas is None or self.digests is None or options != self.options
+                or others is None or None in others.values() or others != self.others
                 or (start is not None and now < start) or (end is not None and now >= end)
                 or len(posts) != len(self.metas)):
             return None
@@ -142,8 +141,8 @@ def rebuild_texts(session: Session, posts: tuple[Post, ...], known: Mapping[str,
     if session.readers is None:
         session.readers = _readers(cache.pages)
     renderer.only = set().union(*(session.readers.get(source, ()) for source in shown))
-    made: dict[str, bytes] = {}
-    kept: set[str] = set()
+    made: dict[str, bytes] = {}  # pages whose bytes changed
+    produced: set[str] = set()  # every page the sections gave back, made or kept
     for section in sections:
         only_texts = getattr(section, "for_texts", None)
         if only_texts is not None:  # the section can make just the pages of these texts
@@ -155,13 +154,13 @@ def rebuild_texts(session: Session, posts: tuple[Post, ...], known: Mapping[str,
         for page in pages:
             if page is None:
                 continue
-            if page.kept:
-                kept.add(page.path)
-            elif cache.output.get(page.path, ("",))[0] != renderer.traces[page.path].output:
+            produced.add(page.path)
+            if not page.kept and cache.output.get(page.path, ("",))[0] != \
+                    renderer.traces[page.path].output:
                 made[page.path] = page.data
     if renderer.problems:
         raise BuildError(renderer.problems)
-    if not renderer.only <= made.keys() | kept or not made.keys() <= cache.output.keys():
+    if not renderer.only <= produced or not made.keys() <= cache.output.keys():
         return None  # a page that shows a changed text was not made again, or a new page
     cache.pages.update(renderer.traces)
     cache.changed.add("pages")

@@ -3,8 +3,8 @@
 A build is a pure function of the source files (content/, templates/, pyproject.toml), the
 settings and options, eesite's version (all in the cache key) and the moment it runs, which
 only decides which dated posts are published. After each successful build the cache's `state`
-store records the stamp (size, mtime, ctime, inode) of every source file and the span of moments in
-which the same posts are published. The next build takes the stamps again (a walk and a stat
+store records the stamp (size, mtime, ctime, inode) of every source file and the span of
+moments in which the same posts are published. The next build takes the stamps again (a walk and a stat
 per file, no reading); when they are equal, the moment is in that span and every file eesite
 wrote is still in output/ as it left it, there is nothing to do, and the site model is never
 built. A stamp taken within two seconds of a file's change is not trusted (see load.RACY_NS),
@@ -84,7 +84,7 @@ def record(options_key: tuple, stamps: dict | None, span: tuple, summary: Summar
         return {}
     return {"options": options_key, "stamps": stamps, "span": span,
             "manifest": (manifest.st_size, manifest.st_mtime_ns),
-            "summary": summary, "files": summary.files}
+            "summary": summary}
 
 
 def unchanged(state: dict, root: Path, options_key: tuple, now: datetime,
@@ -103,7 +103,7 @@ def unchanged(state: dict, root: Path, options_key: tuple, now: datetime,
         return None
     if (manifest.st_size, manifest.st_mtime_ns) != state["manifest"]:
         return None
-    if len(index) != state["files"]:  # the index store was lost or damaged: not the same
+    if len(index) != state["summary"].files:  # the index store was lost or damaged
         return None
     return state["summary"] if output_intact(index, output) else None
 

@@ -124,3 +124,19 @@ def test_live_prose_edit_restores_output_files_deleted_by_hand(site, tmp_path):
                draw_text("1", crs=481, draw_date="2023-07-01", body="Prose, edited."))
     live.build()
     assert tree(site.output) == clean_build(site, tmp_path)
+
+
+def test_a_prose_edit_that_leaves_the_feeds_as_they_were_stays_on_the_quick_path(site, tmp_path):
+    small_site(site)
+    site.write("pyproject.toml", (site.root / "pyproject.toml").read_text()
+               + "feed_full_content = false\n")  # feeds carry summaries: the text is not in them
+    age(site.root)
+    settings = load_settings(site.root)
+    options = Options(site.root, site.output, now=NOW)
+    build(options, settings)
+    site.write("content/draws/0007-2023-07-07-stem.md",  # the newest draw: in every feed
+               draw_text("7", crs=487, draw_date="2023-07-07", body="Only the page changes."))
+    cache = Cache.open(site.root, settings)
+    _, report = build(options, settings, cache)
+    assert "html" not in cache.loaded and report.written == 1
+    assert tree(site.output) == clean_build(site, tmp_path)

@@ -29,7 +29,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from benchmarks.generate import generate  # noqa: E402
+from benchmarks.generate import empty_trash, generate, set_aside  # noqa: E402
 
 PAGE_SIZE = 10
 
@@ -152,8 +152,7 @@ def pelican_site(source: Path, root: Path) -> Path:
 
 
 def _fresh(root: Path) -> None:
-    if root.exists():
-        shutil.rmtree(root)
+    set_aside(root)
     (root / "content").mkdir(parents=True)
 
 
@@ -164,8 +163,7 @@ def _write(path: Path, text: str) -> None:
 
 def run_cold(tool: Tool) -> tuple[float, int, int]:
     """(seconds, peak RSS in bytes, files written) of one cold build in a fresh process."""
-    for path in (tool.output, *tool.caches):
-        shutil.rmtree(path, ignore_errors=True)
+    set_aside(tool.output, *tool.caches)  # deleted when all is measured (see set_aside)
     log = tool.cwd / f".{tool.name.lower()}-build.log"
     with log.open("wb") as out:
         started = time.perf_counter()
@@ -225,6 +223,7 @@ def main() -> None:
             print(f"{tool.name} {count:,} posts: " + ", ".join(f"{r[0]:.2f} s" for r in runs),
                   file=sys.stderr)
         rows.append((count, built))
+    empty_trash(args.work)
     mib = 1024 * 1024
     print(f"\neesite {_version('eesite')} · Hugo {_version('hugo')} · Pelican "
           f"{_version(str(args.pelican))} · Python {sys.version.split()[0]} · {os.cpu_count()} "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from benchmarks.generate import generate  # noqa: E402
+from benchmarks.generate import empty_trash, generate, set_aside  # noqa: E402
 
 # Run one build in this process and print its wall time and peak RSS (self, workers) as JSON.
 _PROBE = """
@@ -110,8 +109,7 @@ def measure(count: int, work: Path, repeat: int, serve: bool) -> dict:
     root = generate(work / f"site-{count}", count, HERE.parent / "templates")
     cold, warm, one, rss, workers = [], [], [], [], []
     for n in range(repeat):
-        shutil.rmtree(root / "output", ignore_errors=True)
-        shutil.rmtree(root / ".eesite-cache", ignore_errors=True)
+        set_aside(root / "output", root / ".eesite-cache")  # deleted when all is measured
         first = build_once(root)
         cold.append(first["seconds"])
         rss.append(first["rss"])
@@ -139,6 +137,7 @@ def main() -> None:
     args = p.parse_args()
     rows = [measure(int(n), args.work, args.repeat, not args.no_serve)
             for n in args.sizes.split(",")]
+    empty_trash(args.work)
     mib = 1024 * 1024
     print(f"\neesite {_version()} · Python {sys.version.split()[0]} · {os.cpu_count()} cores · "
           f"median of {args.repeat} runs\n")

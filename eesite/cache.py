@@ -107,10 +107,10 @@ class _Hashing:
 
 def settings_key(settings: object) -> str:
     """Everything besides the input files that changes what a build produces."""
-    from eesite.render import MARKDOWN_EXTENSIONS
+    from eesite.prose import EXTENSIONS
 
     return digest(repr((FORMAT, __version__, _code(), markdown.__version__,
-                        jinja2.__version__, MARKDOWN_EXTENSIONS, settings)))
+                        jinja2.__version__, EXTENSIONS, settings)))
 
 
 @functools.cache

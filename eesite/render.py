@@ -19,7 +19,6 @@ from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
-import markdown
 
 from eesite import __version__
 from eesite.cache import CACHE_DIR, Cache, digest
@@ -29,10 +28,9 @@ from eesite.incremental import Keys, Reads, Trace, TracingEnvironment
 from eesite.model import Entry, Site
 from eesite.occupation_pages import occupation_pages
 from eesite.pool import fork_map
+from eesite.prose import new_markdown
 from eesite.trends import trend_pages
 from eesite.write import Staged, stage
-
-MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
 
 
 @dataclass(frozen=True)
@@ -126,6 +124,7 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # one build, one environment: no stat of the template on every page
     )
     env.filters.update(num=num, signed=signed, long_date=long_date, utc_time=utc_time, iso=iso,
                        absolute=site.settings.absolute)
@@ -179,7 +178,7 @@ class Renderer:
         if compiled:
             compiled.mkdir(parents=True, exist_ok=True)
         self.env = make_environment(templates, site, compiled)
-        self.md = markdown.Markdown(extensions=list(MARKDOWN_EXTENSIONS), output_format="html")
+        self.md = new_markdown()
         self.problems: set[Problem] = set()
         self.cache = cache
         self.output = output

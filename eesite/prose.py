@@ -1,0 +1,95 @@
+"""Markdown to HTML: Python-Markdown with the site's extensions, and a quicker inline step.
+
+Python-Markdown tries each of its 14 inline patterns on every run of text (a table cell, a list
+item, a paragraph), one regular expression and several Python calls each: half of a post's
+conversion. Each built-in pattern can only match text holding a certain character (a link needs
+"[", emphasis "*" or "_", raw HTML "<" ...). `QuickInline` skips a pattern when its character is
+absent and otherwise runs Python-Markdown's own code, so the HTML is the same byte for byte
+(tests compare it with plain Python-Markdown). A pattern it does not know exactly (another
+extension's, or a built-in whose expression changed in a new release) is always tried.
+"""
+
+from __future__ import annotations
+
+import markdown
+from markdown import util
+from markdown.extensions import Extension
+from markdown.treeprocessors import InlineProcessor
+
+EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
+
+# name -> (the pattern's expression in Python-Markdown 3.x, the strings one of which any match
+# of it contains)
+_NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "backtick": (r"(?:(?<!\\)((?:\\{2})+)(?=`+)|(?<!\\)`)", ("`",)),
+    "escape": (r"\\(.)", ("\\",)),
+    "reference": (r"(?<!\!)\[", ("[",)),
+    "link": (r"(?<!\!)\[", ("[",)),
+    "image_link": (r"\!\[", ("[",)),
+    "image_reference": (r"\!\[", ("[",)),
+    "short_reference": (r"(?<!\!)\[", ("[",)),
+    "short_image_ref": (r"\!\[", ("[",)),
+    "autolink": (r"<([A-Za-z][A-Za-z0-9+.-]*://[^<>]*)>", ("<",)),
+    "automail": (r"<([^<> !]+@[^@<> ]+)>", ("<",)),
+    "linebreak": (r"  \n", ("  \n",)),
+    "entity": (r"(&(?:\#[0-9]+|\#x[0-9a-fA-F]+|[a-zA-Z0-9]+);)", ("&",)),
+    "em_strong": (r"\*|_", ("*", "_")),
+}
+_HTML_NEEDS = ("<",)  # the raw HTML pattern: its long expression always starts with "<"
+
+
+def _needs(name: str, pattern: object) -> tuple[str, ...] | None:
+    """The strings one of which a match of this registered pattern must contain; None: unknown."""
+    source = getattr(pattern, "pattern", None)
+    if name == "html" and isinstance(source, str) and source.startswith("(<"):
+        return _HTML_NEEDS
+    known = _NEEDS.get(name)
+    return known[1] if known and known[0] == source else None
+
+
+class QuickInline(InlineProcessor):
+    """Python-Markdown's inline step, minus the patterns that cannot match the text at hand."""
+
+    def run(self, tree, ancestors=None):
+        registry = self.inlinePatterns  # indexing a Registry sorts it: read it once per text
+        self._patterns = [registry[i] for i in range(len(registry))]
+        self._needs = [None] * len(registry)
+        for name in (*_NEEDS, "html"):
+            if name in registry:
+                index = registry.get_index_for_name(name)
+                self._needs[index] = _needs(name, self._patterns[index])
+        return super().run(tree, ancestors)
+
+    # Python-Markdown's private loop (name-mangled), with a skip for patterns that cannot match.
+    # It advances to the next pattern with the search restarting at 0 whenever a pattern does not
+    # match; a skipped pattern is one that would not have matched, so the result is the same.
+    def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:  # noqa: N802,N803
+        if isinstance(data, util.AtomicString):
+            return data
+        patterns, needs, count, start = self._patterns, self._needs, len(self._needs), 0
+        apply = self._InlineProcessor__applyPattern
+        while patternIndex < count:
+            wanted = needs[patternIndex]
+            if start == 0 and wanted is not None:
+                for text in wanted:
+                    if text in data:
+                        break
+                else:
+                    patternIndex += 1
+                    continue
+            data, matched, start = apply(patterns[patternIndex], data, patternIndex, start)
+            if not matched:
+                patternIndex += 1
+        return data
+
+
+class _QuickInlineExtension(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Python-Markdown's name
+        md.treeprocessors.register(QuickInline(md), "inline", 20)  # replaces the built-in one
+
+
+def new_markdown() -> markdown.Markdown:
+    """A converter with the site's extensions (reuse it, calling `reset()` between texts)."""
+    return markdown.Markdown(extensions=[*EXTENSIONS, _QuickInlineExtension()],
+                             output_format="html")
+

@@ -1,0 +1,68 @@
+"""eesite.prose: its quicker inline step gives exactly Python-Markdown's HTML."""
+
+from pathlib import Path
+
+import frontmatter
+import hypothesis
+import markdown
+import pytest
+from hypothesis import strategies as st
+
+from eesite.prose import EXTENSIONS, QuickInline, _needs, new_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def plain(text: str) -> str:
+    return markdown.Markdown(extensions=list(EXTENSIONS), output_format="html").convert(text)
+
+
+def quick(text: str) -> str:
+    md = new_markdown()
+    assert isinstance(md.treeprocessors["inline"], QuickInline)
+    return md.convert(text)
+
+
+def test_every_bundled_text_converts_as_python_markdown_does():
+    md = new_markdown()
+    bodies = [frontmatter.load(p).content for p in sorted((ROOT / "content").rglob("*.md"))]
+    assert len(bodies) > 400
+    for body in bodies:
+        md.reset()
+        assert md.convert(body) == plain(body)
+
+
+TRICKY = [
+    "a *b* _c_ **d** __e__ ***f*** `g` ``h ` i`` \\*j\\* [k](/l) ![m](/n.png) [o][p]\n\n[p]: /q",
+    "<https://example.com/a?b=c&d> <me@example.com> <span>x</span> &amp; &#169; &copy; a & b",
+    "line one  \nline two\\\nthree",
+    "| a *b* | `c` |\n|---|---|\n| [d](/e) | f_g_h |\n",
+    "- item with **bold** and a [link](/x)\n- plain item\n\n1. one\n2. `two`",
+    "*[IRCC]: Immigration, Refugees and Citizenship Canada\n\nIRCC said *so* (IRCC).",
+    "# Heading with `code` {#custom .cls}\n\nText {: .x }",
+    "```\n*not emphasis* [not a link]\n```\n\n    indented *code*",
+    "snake_case_word and 2*3*4 and <notatag and a<b>c and [unclosed",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_tricky_texts_convert_as_python_markdown_does(text):
+    assert quick(text) == plain(text)
+
+
+MARKUP = st.sampled_from(list("*_`\\[]()!<>&#:|-.{}\n ") + ["  \n", "http://", "@", "a", "b"])
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.given(st.lists(st.one_of(MARKUP, st.text(max_size=5)), max_size=80).map("".join))
+def test_any_text_converts_as_python_markdown_does(text):
+    assert quick(text) == plain(text)
+
+
+def test_an_unknown_or_changed_pattern_is_always_tried():
+    md = markdown.Markdown()
+    assert _needs("link", md.inlinePatterns["link"]) == ("[",)
+    assert _needs("html", md.inlinePatterns["html"]) == ("<",)
+    assert _needs("wikilink", md.inlinePatterns["link"]) is None  # a name it does not know
+    changed = type("P", (), {"pattern": r"\[\["})()
+    assert _needs("link", changed) is None  # a known name whose expression is not the known one

@@ -174,7 +174,8 @@ class TracingEnvironment(jinja2.Environment):
         @functools.wraps(func)
         def traced(*args, **kwargs):
             reads = _ITERATING.reads
-            if reads is not None:
+            if reads is not None and (kwargs or len(args) != 1
+                                      or type(args[0]) not in _PLAIN_TYPES):  # `x | num`: nothing
                 reads.whole_values(args)
                 if kwargs:
                     reads.whole_values(kwargs.values())
@@ -245,6 +246,23 @@ def _all_plain(values: tuple) -> bool:
     return True
 
 
+def _feed_repr(h, text: str) -> None:
+    h.update(b"r%d:" % len(text))
+    h.update(text.encode("utf-8", "surrogatepass"))
+
+
+def _plain_repr(values: tuple) -> str | None:
+    """The repr of a tuple of plain values or of tuples of them (exact and deterministic for
+    these types), or None when it holds anything else."""
+    for item in values:
+        kind = type(item)
+        if kind in _PLAIN_TYPES or (kind is tuple and _all_plain(item)):
+            continue
+        if not isinstance(item, _PLAIN):
+            return None
+    return tuple.__repr__(values)
+
+
 @functools.cache
 def _field_names(kind: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(kind))
@@ -265,11 +283,15 @@ class Keys:
         self._objects: dict[tuple, Any] = {}
         self._paths: dict[tuple, str] = {}
         self._groups: dict[tuple, str] = {}
+        self._lines: dict[str, str] = {}  # entry URL -> its line in fingerprints
 
     # -- values ------------------------------------------------------------------------------
     def value(self, value: object) -> str:
         h = hashlib.blake2b(digest_size=16)
-        self._feed(h, value)
+        if type(value) is dict:  # a page's context: made for one page, not worth a memo
+            self._feed_structure(h, value)
+        else:
+            self._feed(h, value)
         return h.hexdigest()
 
     def _feed(self, h, value: object) -> None:
@@ -285,8 +307,9 @@ class Keys:
             h.update(b"site;")  # what a template reads from it is recorded separately
         elif kind is Post:
             h.update(self.post(value).encode())
-        elif (kind is tuple or kind is _Seq) and len(value) <= 16 and _all_plain(value):
-            self._feed_structure(h, value)  # small rows of plain values: not worth a memo
+        elif (kind is tuple or kind is _Seq) and len(value) <= 16 and (
+                text := _plain_repr(value)) is not None:
+            _feed_repr(h, text)  # a small row of plain values: not worth a memo
         else:  # containers and records: hashed once per build however often they are shared
             known = self._shared.get(id(value))
             if known is None:
@@ -298,7 +321,9 @@ class Keys:
 
     def _feed_structure(self, h, value: object) -> None:
         kind = type(value)
-        if isinstance(value, tuple | list):
+        if isinstance(value, tuple) and (text := _plain_repr(value)) is not None:
+            _feed_repr(h, text)  # plain values or rows of them (a distribution's bands)
+        elif isinstance(value, tuple | list):
             h.update(b"(")
             for item in value:
                 self._feed(h, item)
@@ -391,14 +416,20 @@ class Keys:
     def fingerprint(self, template: str, context: str, templates, entries, paths) -> str:
         parts = [template, context]
         parts += [f"t:{t}:{self.template(t)}" for t in templates]
-        parts += [f"e:{u}:{self.entry(self.by_url[u]) if u in self.by_url else 'missing'}"
-                  for u in entries]
+        lines = self._lines
+        parts += [lines[u] if u in lines else self._entry_line(u) for u in entries]
         group = self._groups.get(paths)
         if group is None:  # pages of one kind share their reads of the site (menus, years)
             group = self._groups[paths] = digest("\n".join(
                 f"{kind}:{path!r}:{self.path(kind, path)}" for kind, path in paths))
         parts.append(group)
         return digest("\n".join(parts))
+
+    def _entry_line(self, url: str) -> str:
+        """An entry's part of a fingerprint (a page may read thousands: each made once)."""
+        entry = self.by_url.get(url)
+        line = self._lines[url] = f"e:{url}:{self.entry(entry) if entry else 'missing'}"
+        return line
 
     def trace(self, template: str, context: str, reads: Reads, output: str,
               texts: tuple[str, ...] = ()) -> Trace:

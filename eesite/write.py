@@ -1,11 +1,14 @@
 """Stage 4, write: put the rendered files in place so output/ is the old site or the new one.
 
-The new site is assembled in a staging folder beside output/ (unchanged files are hard links
-to the old ones, so they keep their mtime and cost no copy), then swapped in with one atomic
-rename exchange. A large render may put its pages in that folder itself (`stage`, from the
-render workers), so no process holds the whole site's bytes; they arrive here as `Staged`.
-eesite records what it wrote in a manifest; anything else found in output/ is not its own and
-is carried over untouched, and a folder it did not create is refused.
+The new site is assembled in a folder beside output/, then swapped in with one atomic rename
+exchange. Unchanged files are hard links to the old ones, so they keep their mtime and cost no
+copy. The old site that the exchange leaves behind is kept as the spare, and the next build
+brings the spare up to date instead of assembling a new folder: a few changed pages then cost a
+few writes, not a folder and a link for every file of the site. A large render may put its
+pages in a staging folder itself (`stage`, from the render workers), so no process holds the
+whole site's bytes; they arrive here as `Staged`. eesite records what it wrote in a manifest;
+anything else found in output/ is not its own and is carried over untouched, and a folder it
+did not create is refused.
 """
 
 from __future__ import annotations
@@ -61,6 +64,12 @@ def staging_folder(output: Path) -> Path:
     return output.parent / f".{output.name}.eesite-staging"
 
 
+def spare_folder(output: Path) -> Path:
+    """The site before the last swap (hard links to the files the two share, so it costs
+    little room), kept beside output/ to become the next site."""
+    return output.parent / f".{output.name}.eesite-spare"
+
+
 def stage(staging: str, rel: str, data: bytes, key: str) -> Staged:
     """Write `data` (whose digest is `key`) at `rel` in the staging folder; any process may call
     it, for distinct paths. The folder is created on first use, its parent must exist."""
@@ -105,16 +114,24 @@ def read_manifest(output: Path) -> set[str] | None:
 
 
 def existing_files(output: Path) -> set[str]:
-    if not output.is_dir():
-        return set()
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(output):
-        here = os.path.relpath(dirpath, output).replace(os.sep, "/")
-        prefix = "" if here == "." else here + "/"
-        found.update(prefix + name for name in filenames)
-        found.update(prefix + name for name in dirnames if os.path.islink(os.path.join(dirpath, name)))
-    found.discard(MANIFEST)
-    return found
+    """Every file below `output` (links to folders count as files, as they are not followed),
+    relative, with forward slashes; the manifest left out. Unreadable folders are skipped."""
+    found: list[str] = []
+    stack = [("", str(output))]
+    while stack:  # scandir, not os.walk: one call per folder, no path arithmetic per file
+        prefix, path = stack.pop()
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append((f"{prefix}{entry.name}/", entry.path))
+                    else:
+                        found.append(prefix + entry.name)
+        except OSError:  # gone, unreadable, or not a folder
+            continue
+    files = set(found)
+    files.discard(MANIFEST)
+    return files
 
 
 def check_target(output: Path, source: Path, files: Mapping[str, bytes], force: bool,
@@ -287,51 +304,137 @@ def _write_in_place(output: Path, changed: Mapping[str, tuple[bytes, str] | Stag
 
 def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes, str] | Staged],
                 manifest: set[str], stamps: dict, staging: Path) -> None:
-    """Assemble the new site beside output/ (unchanged files as hard links), swap it in."""
+    """Make a folder beside output/ hold the new site, then swap it in. That folder is the
+    spare brought up to date when there is one (and the render did not stage pages), else a
+    new one of hard links to the unchanged files and the changed ones."""
     foreign = existing_files(output) - manifest - set(files)
     adopt = any(type(item) is Staged for item in files.values())
-    if staging.exists() and not adopt:
-        shutil.rmtree(staging)  # our own leftover from an interrupted build
-    staging.mkdir(parents=True, exist_ok=adopt)
-    made: set[str] = {str(staging)}
+    spare = spare_folder(output)
+    ready = not adopt and output.is_dir() and _update_spare(spare, output, files, changed,
+                                                            foreign, stamps)
+    if not ready:
+        shutil.rmtree(spare, ignore_errors=True)
     try:
-        for rel in files:  # plain strings, not Paths: this loop runs for every file of the site
-            new = os.path.join(staging, rel)  # `rel` was checked by write_site
-            item = changed.get(rel)
-            if type(item) is Staged:  # written there by the render
-                stamps[rel] = (item.digest, item.size, item.mtime_ns)
-                continue
-            parent = os.path.dirname(new)
-            if parent not in made:
-                os.makedirs(parent, exist_ok=True)
-                made.add(parent)
-            if item is not None:
-                data, key = item
-                with open(new, "wb") as f:
-                    f.write(data)
-                stamps[rel] = _stamp(new, key)
-            else:
-                if type(files[rel]) is Staged:  # rendered again, the same bytes: keep the old
-                    os.unlink(new)
-                os.link(os.path.join(output, rel), new)  # same inode: mtime kept, nothing copied
-        for rel in foreign:  # not ours: carried over as it is
-            new = safe_join(staging, rel)
-            new.parent.mkdir(parents=True, exist_ok=True)
-            os.link(output / rel, new, follow_symlinks=False)
-        listing = _manifest_text(files).encode("utf-8")
-        if _same(output / MANIFEST, listing, None, ""):
-            os.link(output / MANIFEST, staging / MANIFEST)  # unchanged: keeps its mtime
-        else:
-            (staging / MANIFEST).write_bytes(listing)
-        if output.is_dir() and _exchange(staging, output):
-            pass  # staging now holds the old site
+        new = spare if ready else _assemble(output, files, changed, foreign, stamps, staging,
+                                            adopt)
+        if output.is_dir() and _exchange(new, output):
+            pass  # `new` now holds the old site
         elif output.is_dir():
             old = output.parent / f".{output.name}.eesite-old"
             shutil.rmtree(old, ignore_errors=True)
             output.rename(old)
-            staging.rename(output)
-            old.rename(staging)
+            new.rename(output)
+            old.rename(new)
         else:
-            staging.rename(output)
+            new.rename(output)
+            return
+        if len(changed) <= len(files) // 2:  # the two sites share most files: keep the old one
+            if new != spare:
+                new.rename(spare)
+        else:  # a spare would hold a second copy of most of the site
+            shutil.rmtree(new, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _assemble(output: Path, files: Mapping, changed: Mapping, foreign: set[str], stamps: dict,
+              staging: Path, adopt: bool) -> Path:
+    """The new site in the staging folder: changed files written (or already staged by the
+    render), unchanged ones and files not eesite's hard-linked from output/."""
+    if staging.exists() and not adopt:
+        shutil.rmtree(staging)  # our own leftover from an interrupted build
+    staging.mkdir(parents=True, exist_ok=adopt)
+    made: set[str] = {str(staging)}
+    for rel in files:  # plain strings, not Paths: this loop runs for every file of the site
+        new = os.path.join(staging, rel)  # `rel` was checked by write_site
+        item = changed.get(rel)
+        if type(item) is Staged:  # written there by the render
+            stamps[rel] = (item.digest, item.size, item.mtime_ns)
+            continue
+        parent = os.path.dirname(new)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        if item is not None:
+            data, key = item
+            with open(new, "wb") as f:
+                f.write(data)
+            stamps[rel] = _stamp(new, key)
+        else:
+            if type(files[rel]) is Staged:  # rendered again, the same bytes: keep the old
+                os.unlink(new)
+            os.link(os.path.join(output, rel), new)  # same inode: mtime kept, nothing copied
+    for rel in foreign:  # not ours: carried over as it is
+        new = safe_join(staging, rel)
+        new.parent.mkdir(parents=True, exist_ok=True)
+        os.link(output / rel, new, follow_symlinks=False)
+    _put_manifest(staging, output, files)
+    return staging
+
+
+def _update_spare(spare: Path, output: Path, files: Mapping, changed: Mapping,
+                  foreign: set[str], stamps: dict) -> bool:
+    """Turn the spare into the new site: what it should not hold is removed, changed files are
+    written as new files (never into an inode output/ shares), and every other file is made
+    the same inode as in output/. False (the spare is then dropped) when there is no spare or
+    it cannot be brought up to date."""
+    if not spare.is_dir() or spare.is_symlink():
+        return False
+    try:
+        for rel in existing_files(spare) - set(files) - foreign:
+            path = os.path.join(spare, rel)
+            os.unlink(path)
+            parent = os.path.dirname(path)
+            while parent != str(spare):  # drop the folders this leaves empty
+                try:
+                    os.rmdir(parent)
+                except OSError:
+                    break
+                parent = os.path.dirname(parent)
+        for rel in (*files, *foreign):
+            new, item = os.path.join(spare, rel), changed.get(rel)
+            if item is None:
+                _link_same(os.path.join(output, rel), new)
+                continue
+            data, key = item
+            _unlink(new)
+            os.makedirs(os.path.dirname(new), exist_ok=True)
+            with open(new, "xb") as f:
+                f.write(data)
+            stamps[rel] = _stamp(new, key)
+        _put_manifest(spare, output, files)
+    except OSError:
+        return False
+    return True
+
+
+def _link_same(old: str, new: str) -> None:
+    """Make `new` a hard link to `old` unless it already is one."""
+    try:
+        a, b = os.lstat(old), os.lstat(new)
+        if (a.st_ino, a.st_dev) == (b.st_ino, b.st_dev):
+            return
+        _unlink(new)
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(new), exist_ok=True)
+    os.link(old, new, follow_symlinks=False)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        shutil.rmtree(path)
+
+
+def _put_manifest(folder: Path, output: Path, files: Iterable[str]) -> None:
+    listing = _manifest_text(files).encode("utf-8")
+    target = folder / MANIFEST
+    if _same(output / MANIFEST, listing, None, ""):
+        _link_same(str(output / MANIFEST), str(target))  # unchanged: keeps its mtime
+    else:
+        _unlink(str(target))
+        target.write_bytes(listing)

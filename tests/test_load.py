@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hypothesis
 import pytest
+import yaml
+from hypothesis import strategies as st
 
 from eesite.errors import BuildError
-from eesite.load import load_content
+from eesite.load import Loader, load_content
 from eesite.settings import Settings
 from tests.conftest import draw_text, post_text
 
@@ -79,3 +82,35 @@ def test_round_given_as_number_is_read_as_string(site):
     site.write("content/draws/x.md", draw_text().replace('round: "254"', "round: 254"))
     (post,) = load_content(site.root, S)
     assert post.draw.round == "254"
+
+
+# ---- the quick YAML construction gives what PyYAML's own gives -------------------------------
+
+YAML_LINES = st.sampled_from([
+    "a: 1", "b: 0x1F", "c: 1_000", "d: 1:30", "e: yes", "f: ~", "g: 1.5", "h: .inf", "i: -.nan",
+    "j: 2024-02-29", "k: 2024-02-30", "l: 2024-01-01T10:00:00+05:00", "m: 'quoted'", 'n: "x\\ty"',
+    "o: [1, two, 3.0]", "p: {x: 1, y: [a, b]}", "q: &A {z: 1}", "r: *A", "s: &B [1, 2]",
+    "t: *B", "u:\n  <<: *A\n  w: 2", "v: !!str 12", "w: !!binary aGVsbG8=", "x: !!set {a, b}",
+    "y:\n  - 1\n  - - 2\n    - 3", "1: int key", "~: null key", "2024-01-01: date key",
+    "z: 99999999999999999999999999", "aa: !!python/name:os.system", "bb: !!float 1",
+    "cc: &C [*C]", "vv:\n  <<: {m1: 1, m2: 0}\n  m2: 2", "dd: |\n  block\n  text", "ee: 1e3",
+    "ff: 0o17", "gg: +12", "hh: -0",
+])
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.lists(YAML_LINES, min_size=1, max_size=8))
+def test_front_matter_values_are_what_pyyaml_makes_of_them(lines):
+    text = "\n".join(lines) + "\n"
+
+    def build(construct):
+        loader = Loader(text)
+        try:
+            node = loader.get_single_node()
+            return ("ok", repr(construct(loader, node)))
+        except (yaml.YAMLError, RecursionError) as err:
+            return ("error", type(err).__name__, str(err))
+        finally:
+            loader.dispose()
+
+    assert build(Loader.construct_tree) == build(Loader.construct_document)

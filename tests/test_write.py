@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
 from eesite.cache import digest
 from eesite.errors import BuildError
-from eesite.write import MANIFEST, safe_join, stage, staging_folder, write_site
+from eesite.write import MANIFEST, safe_join, spare_folder, stage, staging_folder, write_site
 from tests.conftest import snapshot
 
 
@@ -36,7 +38,7 @@ def test_pages_no_longer_produced_are_removed_but_foreign_files_kept(tmp_path):
     assert (out / "posts/new/index.html").read_bytes() == b"y"
     assert (out / "CNAME").read_text() == "example.org"
     assert "CNAME" not in (out / MANIFEST).read_text()
-    assert not list(tmp_path.glob(".out.eesite-*"))  # no staging left behind
+    assert _leftovers(tmp_path) <= {".out.eesite-spare"}  # no staging left behind
 
 
 def test_non_empty_folder_eesite_did_not_create_is_refused(tmp_path):
@@ -123,7 +125,7 @@ def test_staged_pages_are_swapped_in_and_unchanged_ones_keep_their_mtime(tmp_pat
     assert report.index["c/index.html"] == ((files["c/index.html"].digest,
                                               *files["c/index.html"][1:]))
     assert report.index["c/index.html"][1:] == (1, (out / "c/index.html").stat().st_mtime_ns)
-    assert not list(tmp_path.glob(".out.eesite-*"))
+    assert _leftovers(tmp_path) <= {".out.eesite-spare"}
 
 
 def test_live_preview_moves_a_few_staged_pages_in_place(tmp_path):
@@ -141,3 +143,70 @@ def test_stage_refuses_paths_outside_the_staging_folder(tmp_path):
     with pytest.raises(BuildError):
         stage(str(tmp_path / "staging"), "../escape.html", b"x", digest(b"x"))
     assert not (tmp_path / "escape.html").exists()
+
+
+def _leftovers(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob(".out.eesite-*")}
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_site_before_a_swap_is_kept_and_becomes_the_next_one(tmp_path):
+    """The spare (the site before the last swap) is brought up to date and swapped in: a few
+    changed pages cost a few writes, and the old site stays whole until the swap."""
+    out, src = tmp_path / "out", tmp_path / "src"
+    src.mkdir()
+    spare = spare_folder(out)
+    a = {"index.html": b"a", "draws/1/index.html": b"1", "draws/2/index.html": b"2",
+         "draws/3/index.html": b"3"}
+    write_site(a, out, src)
+    first_draws = os.open(out / "draws", os.O_RDONLY)  # held open: its inode is not reused
+    (out / "CNAME").write_text("example.org")  # the user's own file
+    b = {**a, "draws/2/index.html": b"2b"}
+    write_site(b, out, src)
+    assert _tree(spare) == {**_tree_of(a), "CNAME": b"example.org",
+                            MANIFEST: (spare / MANIFEST).read_bytes()}
+    kept = (out / "draws/3/index.html").stat()
+    (spare / "junk.html").write_bytes(b"not for readers")  # whatever lands in the spare
+    (spare / "draws/1/index.html").unlink()
+    (spare / "draws/1/index.html").write_bytes(b"tampered")
+    c = {"index.html": b"a", "draws/1/index.html": b"1", "draws/2/index.html": b"2b",
+         "draws/3/index.html": b"3c", "draws/4/index.html": b"4"}
+    report = write_site(c, out, src)
+    assert (report.written, report.unchanged, report.removed) == (2, 3, 0)
+    assert (out / "draws").stat().st_ino == os.fstat(first_draws).st_ino  # the spare's folder
+    os.close(first_draws)
+    assert _tree(out) == {**_tree_of(c), "CNAME": b"example.org",
+                          MANIFEST: (out / MANIFEST).read_bytes()}
+    assert (out / "draws/2/index.html").stat().st_mtime_ns == \
+        (spare / "draws/2/index.html").stat().st_mtime_ns  # unchanged: the same file, linked
+    assert _tree(spare) == {**_tree_of(b), "CNAME": b"example.org",
+                            MANIFEST: (spare / MANIFEST).read_bytes()}  # the old site, whole
+    assert (spare / "draws/3/index.html").stat().st_ino == kept.st_ino
+    assert report.index["draws/4/index.html"][1:] == (1, (out / "draws/4/index.html").stat().st_mtime_ns)
+    d = {"index.html": b"a"}
+    write_site(d, out, src)  # pages removed: their folders go too
+    assert _tree(out) == {"index.html": b"a", "CNAME": b"example.org",
+                          MANIFEST: (out / MANIFEST).read_bytes()}
+    assert not (out / "draws").exists()
+
+
+def test_a_spare_is_not_kept_when_most_files_changed_and_is_not_needed(tmp_path):
+    out, src = tmp_path / "out", tmp_path / "src"
+    src.mkdir()
+    write_site({"a.html": b"1", "b.html": b"1", "c.html": b"1"}, out, src)
+    write_site({"a.html": b"2", "b.html": b"2", "c.html": b"1"}, out, src)
+    assert not spare_folder(out).exists()  # it would be a second copy of most of the site
+    write_site({"a.html": b"2", "b.html": b"2", "c.html": b"3"}, out, src)
+    assert spare_folder(out).exists()
+    shutil.rmtree(spare_folder(out))  # lost: the next swap assembles the site as before
+    write_site({"a.html": b"4", "b.html": b"2", "c.html": b"3"}, out, src)
+    assert _tree(out) == {"a.html": b"4", "b.html": b"2", "c.html": b"3",
+                          MANIFEST: (out / MANIFEST).read_bytes()}
+
+
+def _tree_of(files: dict[str, bytes]) -> dict[str, bytes]:
+    return dict(sorted(files.items()))

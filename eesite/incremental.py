@@ -284,6 +284,7 @@ class Keys:
         self._paths: dict[tuple, str] = {}
         self._groups: dict[tuple, str] = {}
         self._lines: dict[str, str] = {}  # entry URL -> its line in fingerprints
+        self._path_lines: dict[tuple, str] = {}  # (kind, path) -> its line in fingerprints
 
     # -- values ------------------------------------------------------------------------------
     def value(self, value: object) -> str:
@@ -420,10 +421,17 @@ class Keys:
         parts += [lines[u] if u in lines else self._entry_line(u) for u in entries]
         group = self._groups.get(paths)
         if group is None:  # pages of one kind share their reads of the site (menus, years)
+            lines = self._path_lines
             group = self._groups[paths] = digest("\n".join(
-                f"{kind}:{path!r}:{self.path(kind, path)}" for kind, path in paths))
+                [lines[leaf] if leaf in lines else self._path_line(leaf) for leaf in paths]))
         parts.append(group)
         return digest("\n".join(parts))
+
+    def _path_line(self, leaf: tuple[str, tuple]) -> str:
+        """A recorded read's part of a fingerprint (the same read is on many pages)."""
+        kind, path = leaf
+        line = self._path_lines[leaf] = f"{kind}:{path!r}:{self.path(kind, path)}"
+        return line
 
     def _entry_line(self, url: str) -> str:
         """An entry's part of a fingerprint (a page may read thousands: each made once)."""

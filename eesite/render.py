@@ -451,9 +451,12 @@ def draws_json(site: Site) -> Page:
                   "of invitations; compiled by " + site.settings.title + ", not an IRCC product",
         "updated": site.updated.isoformat() if site.updated else None,
         "count": len(draws),
-        "draws": draws,
     }
-    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    # One draw a line: readable and diff-friendly, and each line is made by json's C encoder
+    # (an indented dump runs the pure-Python one: 0.5 s for 10,000 draws).
+    rows = ",\n".join("  " + json.dumps(d, ensure_ascii=False) for d in draws)
+    head = json.dumps(data, ensure_ascii=False, indent=1).removesuffix("\n}")
+    text = f'{head},\n "draws": [' + (f"\n{rows}\n ]" if rows else "]") + "\n}\n"
     return Page("draws.json", text.encode("utf-8"), "draws.json")
 
 

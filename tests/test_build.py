@@ -104,6 +104,16 @@ def test_draws_json_is_open_data(site):
         "round_time": None, "tie_break": "2022-11-23T00:01:29Z",
         "url": "https://example.org/draws/254/", "ircc_url": None,
     }
+    site.write("content/draws/0255-2023-07-06-stem.md", draw_text("255", draw_date="2023-07-06"))
+    assert site.run("build") == 0
+    rows = [line for line in site.page("draws.json").splitlines() if line.startswith("  {")]
+    assert [json.loads(row.rstrip(","))["round"] for row in rows] == ["255", "254"]  # a line each
+
+
+def test_draws_json_of_a_site_without_draws(site):
+    site.write("content/posts/a.md", post_text())
+    assert site.run("build") == 0
+    assert json.loads(site.page("draws.json"))["draws"] == []
 
 
 def test_output_inside_content_is_refused(site, capsys):

@@ -462,6 +462,10 @@ def draws_json(site: Site) -> Page:
 
 Section = Callable[[Renderer], Iterable[Page | None]]
 
+# From this many posts, even a build that keeps most pages checks them in forked workers:
+# checking a page (hashing its context and the values it read) costs ~0.1-0.2 ms.
+CHECK_IN_WORKERS = 2000
+
 # Each part of the site is a section: a function that yields its pages through
 # `Renderer.page` (templated HTML) or as ready `Page`s (XML, JSON). Add new parts here.
 # Section modules import Page and Renderer from here only inside functions (no import cycle).
@@ -483,24 +487,32 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
     renderer.check_templates()
     entries = (*site.entries, *site.pages)
     renderer.prepare_markdown(entries, jobs)
-    tasks, large = 1, len(entries) >= 300 and _much_to_render(renderer, cache)
-    if jobs > 1 and large:
+    large = len(entries) >= 300 and _much_to_render(renderer, cache)
+    tasks = 1
+    if jobs > 1 and (large or len(entries) >= CHECK_IN_WORKERS):
         tasks = jobs  # each task runs every section: more tasks repeat that work
     if large and staging is not None and staging.parent.is_dir():
         renderer.staging = str(staging)
+    old = cache.pages if cache is not None else {}
 
-    def share(k: int) -> tuple[list, dict, set, int, dict]:
+    def share(k: int) -> tuple[list, dict, list, set, int, dict]:
         renderer.share, renderer._turn = (k, tasks), 0
         renderer.traces, renderer.problems, renderer.rendered = {}, set(renderer.problems), 0
         renderer.memos = set()
         pages = renderer.run(sections)
         memos = {key: renderer.html[key] for key in renderer.memos}  # for the cache
-        return pages, renderer.traces, renderer.problems, renderer.rendered, memos
+        # a kept page's trace is the cache's own: send back its path, not the trace
+        kept = [path for path, trace in renderer.traces.items() if old.get(path) is trace]
+        fresh = {path: trace for path, trace in renderer.traces.items()
+                 if old.get(path) is not trace}
+        return pages, fresh, kept, renderer.problems, renderer.rendered, memos
 
     found, traces, problems, rendered = [], {}, set(), 0
-    for pages, more, trouble, count, memos in fork_map(share, range(tasks), jobs, batches=1):
+    for pages, more, kept, trouble, count, memos in fork_map(share, range(tasks), jobs,
+                                                             batches=1):
         found += pages
         traces.update(more)
+        traces.update((path, old[path]) for path in kept)
         problems |= trouble
         rendered += count
         renderer.html.update(memos)

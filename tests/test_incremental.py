@@ -5,6 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
+from eesite import render
 from eesite.cache import CACHE_DIR
 from tests.conftest import draw_text, post_text
 
@@ -37,7 +40,12 @@ def small_site(site) -> None:
     site.write("content/posts/other.md", post_text("Other", date="2026-02-01T09:00:00-05:00"))
 
 
-def test_every_edit_ends_byte_identical_to_a_clean_build(site, tmp_path, capsys):
+@pytest.mark.parametrize("workers", [False, True], ids=["one process", "checked in workers"])
+def test_every_edit_ends_byte_identical_to_a_clean_build(site, tmp_path, capsys, monkeypatch,
+                                                         workers):
+    if workers:  # as a site of thousands of posts is: two forked workers check the pages
+        monkeypatch.setattr(render, "CHECK_IN_WORKERS", 1)
+        monkeypatch.setenv("EESITE_JOBS", "2")
     small_site(site)
     edits = [
         lambda: site.write("content/draws/0003-2023-07-03-stem.md",

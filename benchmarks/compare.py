@@ -186,7 +186,7 @@ def tools(count: int, work: Path, pelican: Path) -> tuple[Tool, ...]:
     eesite = Path(sys.executable).with_name("eesite")
     return (
         Tool("eesite", (str(eesite), "build", "--source", str(ee)), ee, ee / "output",
-             (ee / ".eesite-cache",)),
+             (ee / ".eesite-cache", ee / ".output.eesite-spare")),
         Tool("Hugo", ("hugo", "--quiet", "--source", str(hugo), "--destination", "public",
                       "--cacheDir", str(hugo / ".hugo-cache")), hugo, hugo / "public",
              (hugo / ".hugo-cache", hugo / "resources")),

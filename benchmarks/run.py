@@ -124,7 +124,8 @@ def measure(count: int, work: Path, repeat: int, serve: bool) -> dict:
     root = generate(work / f"site-{count}", count, HERE.parent / "templates")
     cold, warm, one, facts, rss, workers = [], [], [], [], [], []
     for n in range(repeat):
-        set_aside(root / "output", root / ".eesite-cache")  # deleted when all is measured
+        set_aside(root / "output", root / ".eesite-cache",  # deleted when all is measured
+                  root / ".output.eesite-spare")
         first = build_once(root)
         cold.append(first["seconds"])
         rss.append(first["rss"])

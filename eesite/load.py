@@ -41,11 +41,14 @@ class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's C load
     def construct_tree(self, node: yaml.Node) -> object:
         """`construct_document(node)`, in a third of the time for front matter: a tree of plain
         mappings, lists and scalars is built directly (non-string scalars still by PyYAML's
-        own constructors); anything else (an alias, a merge key, a tag, deep nesting) by
-        PyYAML, which builds nested values without recursion."""
+        own constructors); anything else (an alias, a merge key, a tag, deep nesting, an
+        error) by PyYAML, which builds nested values without recursion and reports the first
+        error in its own order."""
         try:
             return self._tree(node, set())
-        except (_NotPlain, RecursionError):
+        except (_NotPlain, RecursionError, yaml.YAMLError):  # PyYAML's own way, from scratch:
+            self.constructed_objects, self.recursive_objects = {}, {}  # its value or its error
+            self.state_generators, self.deep_construct = [], False
             return self.construct_document(node)
 
     def _tree(self, node: yaml.Node, seen: set[int]) -> object:

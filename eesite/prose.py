@@ -14,6 +14,7 @@ from __future__ import annotations
 import markdown
 from markdown import util
 from markdown.extensions import Extension
+from markdown.inlinepatterns import HTML_RE
 from markdown.treeprocessors import InlineProcessor
 
 EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
@@ -35,14 +36,12 @@ _NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "entity": (r"(&(?:\#[0-9]+|\#x[0-9a-fA-F]+|[a-zA-Z0-9]+);)", ("&",)),
     "em_strong": (r"\*|_", ("*", "_")),
 }
-_HTML_NEEDS = ("<",)  # the raw HTML pattern: its long expression always starts with "<"
+_NEEDS["html"] = (HTML_RE, ("<",))  # raw HTML: its long expression starts with "<"
 
 
 def _needs(name: str, pattern: object) -> tuple[str, ...] | None:
     """The strings one of which a match of this registered pattern must contain; None: unknown."""
     source = getattr(pattern, "pattern", None)
-    if name == "html" and isinstance(source, str) and source.startswith("(<"):
-        return _HTML_NEEDS
     known = _NEEDS.get(name)
     return known[1] if known and known[0] == source else None
 
@@ -54,7 +53,7 @@ class QuickInline(InlineProcessor):
         registry = self.inlinePatterns  # indexing a Registry sorts it: read it once per text
         self._patterns = [registry[i] for i in range(len(registry))]
         self._needs = [None] * len(registry)
-        for name in (*_NEEDS, "html"):
+        for name in _NEEDS:
             if name in registry:
                 index = registry.get_index_for_name(name)
                 self._needs[index] = _needs(name, self._patterns[index])

@@ -116,22 +116,31 @@ def read_manifest(output: Path) -> set[str] | None:
 def existing_files(output: Path) -> set[str]:
     """Every file below `output` (links to folders count as files, as they are not followed),
     relative, with forward slashes; the manifest left out. Unreadable folders are skipped."""
-    found: list[str] = []
-    stack = [("", str(output))]
-    while stack:  # scandir, not os.walk: one call per folder, no path arithmetic per file
+    files, _ = _walk(str(output), strict=False)
+    files.discard(MANIFEST)
+    return files
+
+
+def _walk(top: str, strict: bool) -> tuple[set[str], set[str]]:
+    """(files, folders) below `top`, relative; an unreadable folder is skipped, or raises
+    OSError when `strict`. scandir, not os.walk: one call per folder, no path arithmetic."""
+    files: list[str] = []
+    folders: list[str] = []
+    stack = [("", top)]
+    while stack:
         prefix, path = stack.pop()
         try:
             with os.scandir(path) as entries:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
+                        folders.append(prefix + entry.name)
                         stack.append((f"{prefix}{entry.name}/", entry.path))
                     else:
-                        found.append(prefix + entry.name)
+                        files.append(prefix + entry.name)
         except OSError:  # gone, unreadable, or not a folder
-            continue
-    files = set(found)
-    files.discard(MANIFEST)
-    return files
+            if strict:
+                raise
+    return set(files), set(folders)
 
 
 def check_target(output: Path, source: Path, files: Mapping[str, bytes], force: bool,
@@ -313,7 +322,7 @@ def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes,
     ready = not adopt and output.is_dir() and _update_spare(spare, output, files, changed,
                                                             foreign, stamps)
     if not ready:
-        shutil.rmtree(spare, ignore_errors=True)
+        _drop(spare)
     try:
         new = spare if ready else _assemble(output, files, changed, foreign, stamps, staging,
                                             adopt)
@@ -328,13 +337,30 @@ def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes,
         else:
             new.rename(output)
             return
-        if len(changed) <= len(files) // 2:  # the two sites share most files: keep the old one
-            if new != spare:
-                new.rename(spare)
-        else:  # a spare would hold a second copy of most of the site
-            shutil.rmtree(new, ignore_errors=True)
+        _keep_spare(new, spare, keep=len(changed) <= len(files) // 2)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _keep_spare(old_site: Path, spare: Path, keep: bool) -> None:
+    """After the swap: keep the old site as the spare when the two share most files (else it
+    would be a second copy of the site). The new site is in place by now, so nothing here may
+    fail the build: a spare that cannot be kept is dropped."""
+    try:
+        if not keep:
+            raise OSError("not worth keeping")
+        if old_site != spare:
+            _drop(spare)
+            old_site.rename(spare)
+    except OSError:
+        shutil.rmtree(old_site, ignore_errors=True)
+
+
+def _drop(spare: Path) -> None:
+    if spare.is_symlink():
+        spare.unlink()
+    else:
+        shutil.rmtree(spare, ignore_errors=True)
 
 
 def _assemble(output: Path, files: Mapping, changed: Mapping, foreign: set[str], stamps: dict,
@@ -380,17 +406,22 @@ def _update_spare(spare: Path, output: Path, files: Mapping, changed: Mapping,
     it cannot be brought up to date."""
     if not spare.is_dir() or spare.is_symlink():
         return False
+    folders: set[str] = set()  # every folder on the path of a file wanted
+    for rel in (*files, *foreign):
+        i = rel.rfind("/")
+        while i > 0 and rel[:i] not in folders:
+            folders.add(rel[:i])
+            i = rel.rfind("/", 0, i)
+    if folders & foreign:  # a file not eesite's where a page needs a folder: assemble (and fail)
+        return False
     try:
-        for rel in existing_files(spare) - set(files) - foreign:
-            path = os.path.join(spare, rel)
-            os.unlink(path)
-            parent = os.path.dirname(path)
-            while parent != str(spare):  # drop the folders this leaves empty
-                try:
-                    os.rmdir(parent)
-                except OSError:
-                    break
-                parent = os.path.dirname(parent)
+        present, dirs = _walk(str(spare), strict=True)
+        for rel in sorted(dirs - folders):  # whole folders nothing is wanted in (outer first)
+            if os.path.lexists(path := os.path.join(spare, rel)):
+                shutil.rmtree(path)
+        for rel in present - set(files) - foreign - {MANIFEST}:
+            if os.path.lexists(path := os.path.join(spare, rel)):
+                os.unlink(path)
         for rel in (*files, *foreign):
             new, item = os.path.join(spare, rel), changed.get(rel)
             if item is None:

@@ -94,7 +94,8 @@ YAML_LINES = st.sampled_from([
     "y:\n  - 1\n  - - 2\n    - 3", "1: int key", "~: null key", "2024-01-01: date key",
     "z: 99999999999999999999999999", "aa: !!python/name:os.system", "bb: !!float 1",
     "cc: &C [*C]", "vv:\n  <<: {m1: 1, m2: 0}\n  m2: 2", "dd: |\n  block\n  text", "ee: 1e3",
-    "ff: 0o17", "gg: +12", "hh: -0",
+    "ff: 0o17", "gg: +12", "hh: -0", "=: value key", "ii: {jj: 2024-02-30}", "kk: [!!binary x]",
+    "ll: {mm: !!python/name:os.system}",
 ])
 
 

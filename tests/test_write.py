@@ -210,3 +210,22 @@ def test_a_spare_is_not_kept_when_most_files_changed_and_is_not_needed(tmp_path)
 
 def _tree_of(files: dict[str, bytes]) -> dict[str, bytes]:
     return dict(sorted(files.items()))
+
+
+def test_the_spare_never_hides_a_page_or_writes_through_a_file_not_eesites(tmp_path):
+    out, src, elsewhere = tmp_path / "out", tmp_path / "src", tmp_path / "elsewhere"
+    src.mkdir()
+    elsewhere.mkdir()
+    write_site({"a.html": b"1", "b.html": b"1", "c.html": b"1"}, out, src)
+    write_site({"a.html": b"2", "b.html": b"1", "c.html": b"1"}, out, src)  # now a spare
+    os.symlink(elsewhere, out / "docs")  # the user's own link, in the way of a new page
+    with pytest.raises(OSError):  # loudly, as without a spare; never a page silently lost
+        write_site({"a.html": b"2", "b.html": b"1", "c.html": b"1", "docs/index.html": b"d"},
+                   out, src)
+    assert not list(elsewhere.iterdir())  # nothing written through the link
+    assert _tree(out)["a.html"] == b"2" and not (out / "docs" / "index.html").exists()
+    (out / "docs").unlink()
+    write_site({"a.html": b"3", "b.html": b"1", "c.html": b"1"}, out, src)  # a spare again
+    (spare_folder(out) / "empty" / "deeper").mkdir(parents=True)  # a folder nothing wants
+    write_site({"a.html": b"4", "b.html": b"1", "c.html": b"1"}, out, src)
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "a.html", "b.html", "c.html"]

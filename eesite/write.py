@@ -346,14 +346,15 @@ def _keep_spare(old_site: Path, spare: Path, keep: bool) -> None:
     """After the swap: keep the old site as the spare when the two share most files (else it
     would be a second copy of the site). The new site is in place by now, so nothing here may
     fail the build: a spare that cannot be kept is dropped."""
-    try:
-        if not keep:
-            raise OSError("not worth keeping")
-        if old_site != spare:
-            _drop(spare)
-            old_site.rename(spare)
-    except OSError:
-        shutil.rmtree(old_site, ignore_errors=True)
+    if keep:
+        try:
+            if old_site != spare:
+                _drop(spare)
+                old_site.rename(spare)
+            return
+        except OSError:
+            pass
+    shutil.rmtree(old_site, ignore_errors=True)
 
 
 def _drop(spare: Path) -> None:

@@ -17,7 +17,8 @@ import ctypes
 import filecmp
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -316,11 +317,13 @@ def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes,
     """Make a folder beside output/ hold the new site, then swap it in. That folder is the
     spare brought up to date when there is one (and the render did not stage pages), else a
     new one of hard links to the unchanged files and the changed ones."""
-    foreign = existing_files(output) - manifest - set(files)
     adopt = any(type(item) is Staged for item in files.values())
     spare = spare_folder(output)
-    ready = not adopt and output.is_dir() and _update_spare(spare, output, files, changed,
-                                                            foreign, stamps)
+    usable = not adopt and output.is_dir() and spare.is_dir() and not spare.is_symlink()
+    spare_listing = _listing(spare) if usable else None  # in a thread, while output/ is listed
+    foreign = existing_files(output) - manifest - set(files)
+    ready = usable and _update_spare(spare, output, files, changed, foreign, stamps,
+                                     spare_listing)
     if not ready:
         _drop(spare)
     try:
@@ -399,24 +402,45 @@ def _assemble(output: Path, files: Mapping, changed: Mapping, foreign: set[str],
     return staging
 
 
+def _listing(folder: Path) -> Callable[[], tuple[set[str], set[str]]]:
+    """`_walk(folder, strict=True)` started in a thread (a walk of folders the kernel no longer
+    caches waits on the disk, not on Python); call the result for its answer or its OSError."""
+    answer: list = []
+
+    def walk() -> None:
+        try:
+            answer.append(_walk(str(folder), strict=True))
+        except OSError as err:
+            answer.append(err)
+
+    thread = threading.Thread(target=walk, daemon=True)
+    thread.start()
+
+    def result() -> tuple[set[str], set[str]]:
+        thread.join()
+        if isinstance(answer[0], OSError):
+            raise answer[0]
+        return answer[0]
+    return result
+
+
 def _update_spare(spare: Path, output: Path, files: Mapping, changed: Mapping,
-                  foreign: set[str], stamps: dict) -> bool:
+                  foreign: set[str], stamps: dict,
+                  listing: Callable[[], tuple[set[str], set[str]]]) -> bool:
     """Turn the spare into the new site: what it should not hold is removed, changed files are
     written as new files (never into an inode output/ shares), and every other file is made
-    the same inode as in output/. False (the spare is then dropped) when there is no spare or
-    it cannot be brought up to date."""
-    if not spare.is_dir() or spare.is_symlink():
-        return False
+    the same inode as in output/. False (the spare is then dropped) when it cannot be brought
+    up to date. `listing`: its files and folders, as `_listing` gives them."""
     folders: set[str] = set()  # every folder on the path of a file wanted
     for rel in (*files, *foreign):
         i = rel.rfind("/")
         while i > 0 and rel[:i] not in folders:
             folders.add(rel[:i])
             i = rel.rfind("/", 0, i)
-    if folders & foreign:  # a file not eesite's where a page needs a folder: assemble (and fail)
-        return False
     try:
-        present, dirs = _walk(str(spare), strict=True)
+        present, dirs = listing()  # waited for even when unused: no thread outlives the write
+        if folders & foreign:  # a file not eesite's where a page needs a folder: assemble (and
+            return False  # fail there)
         for rel in sorted(dirs - folders):  # whole folders nothing is wanted in (outer first)
             if os.path.lexists(path := os.path.join(spare, rel)):
                 shutil.rmtree(path)

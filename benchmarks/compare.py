@@ -30,6 +30,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from benchmarks.generate import empty_trash, generate, set_aside  # noqa: E402
+from eesite.write import spare_folder  # noqa: E402
 
 PAGE_SIZE = 10
 
@@ -186,7 +187,7 @@ def tools(count: int, work: Path, pelican: Path) -> tuple[Tool, ...]:
     eesite = Path(sys.executable).with_name("eesite")
     return (
         Tool("eesite", (str(eesite), "build", "--source", str(ee)), ee, ee / "output",
-             (ee / ".eesite-cache", ee / ".output.eesite-spare")),
+             (ee / ".eesite-cache", spare_folder(ee / "output"))),
         Tool("Hugo", ("hugo", "--quiet", "--source", str(hugo), "--destination", "public",
                       "--cacheDir", str(hugo / ".hugo-cache")), hugo, hugo / "public",
              (hugo / ".hugo-cache", hugo / "resources")),

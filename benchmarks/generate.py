@@ -119,9 +119,9 @@ TRASH = ".trash"
 def set_aside(*paths: Path) -> None:
     """Move folders a benchmark is done with into `.trash` beside them, for `empty_trash` to
     delete once everything is measured. Deleting them just before a cold build would bill the
-    build for the file system: ext4 without a journal (this machine's) skips the inodes freed in
-    the last minute or more when it allocates new ones, and after tens of thousands of deletions
-    a 10,000-post build spent about 12 s more in the kernel creating its files."""
+    build for the file system: on this machine's ext4 the inode allocator skips the inodes freed
+    in the last minute or more (`perf`: `recently_deleted`), and after tens of thousands of
+    deletions a 10,000-post build spent about 12 s more in the kernel creating its files."""
     for path in paths:
         if path.exists():
             trash = path.parent / TRASH

@@ -24,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from benchmarks.generate import empty_trash, generate, set_aside  # noqa: E402
+from eesite.write import spare_folder  # noqa: E402
 
 # Run one build in this process and print its wall time and peak RSS (self, workers) as JSON.
 _PROBE = """
@@ -49,8 +50,7 @@ def build_once(root: Path) -> dict:
 
 def touch_post(root: Path, n: int) -> Path:
     """Append one sentence to the prose of a post in the middle of the site."""
-    posts = sorted((root / "content" / "draws").glob("*.md"))
-    path = posts[len(posts) // 2]
+    path = _middle_post(root)
     with path.open("a", encoding="utf-8") as f:
         f.write(f"\nBenchmark edit number {n}.\n")
     return path
@@ -59,14 +59,18 @@ def touch_post(root: Path, n: int) -> Path:
 def touch_facts(root: Path, n: int) -> Path:
     """Change the CRS cut-off of a post in the middle of the site (up, then back down): its
     page, its neighbours', the listings and the charts that show it change."""
-    posts = sorted((root / "content" / "draws").glob("*.md"))
-    path = posts[len(posts) // 2]
+    path = _middle_post(root)
     text = path.read_text(encoding="utf-8")
     step = 1 if n % 2 == 0 else -1
     text = re.sub(r"^crs_cutoff: (\d+)$", lambda m: f"crs_cutoff: {int(m.group(1)) + step}",
                   text, count=1, flags=re.MULTILINE)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _middle_post(root: Path) -> Path:
+    posts = sorted((root / "content" / "draws").glob("*.md"))
+    return posts[len(posts) // 2]
 
 
 def free_port() -> int:
@@ -125,7 +129,7 @@ def measure(count: int, work: Path, repeat: int, serve: bool) -> dict:
     cold, warm, one, facts, rss, workers = [], [], [], [], [], []
     for n in range(repeat):
         set_aside(root / "output", root / ".eesite-cache",  # deleted when all is measured
-                  root / ".output.eesite-spare")
+                  spare_folder(root / "output"))
         first = build_once(root)
         cold.append(first["seconds"])
         rss.append(first["rss"])

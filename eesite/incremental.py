@@ -281,9 +281,8 @@ class Keys:
         self._attrs: dict[str, str] = {}
         self._shared: dict[int, tuple[bytes, object]] = {}
         self._objects: dict[tuple, Any] = {}
-        self._paths: dict[tuple, str] = {}
         self._groups: dict[tuple, str] = {}
-        self._lines: dict[str, str] = {}  # entry URL -> its line in fingerprints
+        self._entry_lines: dict[str, str] = {}  # entry URL -> its line in fingerprints
         self._path_lines: dict[tuple, str] = {}  # (kind, path) -> its line in fingerprints
 
     # -- values ------------------------------------------------------------------------------
@@ -322,8 +321,9 @@ class Keys:
 
     def _feed_structure(self, h, value: object) -> None:
         kind = type(value)
-        if isinstance(value, tuple) and (text := _plain_repr(value)) is not None:
-            _feed_repr(h, text)  # plain values or rows of them (a distribution's bands)
+        long_tuple = isinstance(value, tuple) and len(value) > 16  # _feed tried short ones
+        if long_tuple and (text := _plain_repr(value)) is not None:
+            _feed_repr(h, text)  # plain values or rows of them (bands, year links): one repr
         elif isinstance(value, tuple | list):
             h.update(b"(")
             for item in value:
@@ -399,44 +399,40 @@ class Keys:
             return self.by_url[ref[1]]
         return ref
 
-    def path(self, kind: str, path: tuple) -> str:
-        key = self._paths.get((kind, path))
-        if key is None:
-            try:
-                value = self._walk(path)
-            except Exception:  # noqa: BLE001 - a path that leads nowhere now: not the same page
-                key = "\0missing"
-            else:
-                if kind == "s":  # only read into: its type, and its keys or length
-                    value = (type(value).__qualname__, tuple(value) if isinstance(value, Mapping)
-                             else len(value) if isinstance(value, tuple) else ())
-                key = self.value(value)
-            self._paths[(kind, path)] = key
-        return key
+    def _value_at(self, kind: str, path: tuple) -> str:
+        """The hash of what a recorded read gives in the current model."""
+        try:
+            value = self._walk(path)
+        except Exception:  # noqa: BLE001 - a path that leads nowhere now: not the same page
+            return "\0missing"
+        if kind == "s":  # only read into: its type, and its keys or length
+            value = (type(value).__qualname__, tuple(value) if isinstance(value, Mapping)
+                     else len(value) if isinstance(value, tuple) else ())
+        return self.value(value)
 
     def fingerprint(self, template: str, context: str, templates, entries, paths) -> str:
         parts = [template, context]
         parts += [f"t:{t}:{self.template(t)}" for t in templates]
-        lines = self._lines
-        parts += [lines[u] if u in lines else self._entry_line(u) for u in entries]
+        known = self._entry_lines
+        parts += [known[u] if u in known else self._entry_line(u) for u in entries]
         group = self._groups.get(paths)
         if group is None:  # pages of one kind share their reads of the site (menus, years)
-            lines = self._path_lines
+            known = self._path_lines
             group = self._groups[paths] = digest("\n".join(
-                [lines[leaf] if leaf in lines else self._path_line(leaf) for leaf in paths]))
+                [known[leaf] if leaf in known else self._path_line(leaf) for leaf in paths]))
         parts.append(group)
         return digest("\n".join(parts))
 
     def _path_line(self, leaf: tuple[str, tuple]) -> str:
-        """A recorded read's part of a fingerprint (the same read is on many pages)."""
+        """A recorded read's part of a fingerprint, made once (the same read is on many pages)."""
         kind, path = leaf
-        line = self._path_lines[leaf] = f"{kind}:{path!r}:{self.path(kind, path)}"
+        line = self._path_lines[leaf] = f"{kind}:{path!r}:{self._value_at(kind, path)}"
         return line
 
     def _entry_line(self, url: str) -> str:
         """An entry's part of a fingerprint (a page may read thousands: each made once)."""
         entry = self.by_url.get(url)
-        line = self._lines[url] = f"e:{url}:{self.entry(entry) if entry else 'missing'}"
+        line = self._entry_lines[url] = f"e:{url}:{self.entry(entry) if entry else 'missing'}"
         return line
 
     def trace(self, template: str, context: str, reads: Reads, output: str,

@@ -91,4 +91,3 @@ def new_markdown() -> markdown.Markdown:
     """A converter with the site's extensions (reuse it, calling `reset()` between texts)."""
     return markdown.Markdown(extensions=[*EXTENSIONS, _QuickInlineExtension()],
                              output_format="html")
-

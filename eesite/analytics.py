@@ -7,13 +7,12 @@ results are frozen dataclasses; templates only format them.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from eesite.categories import CATEGORIES
 from eesite.content import SUBTOTALS, Distribution
@@ -91,6 +90,9 @@ class Year:
     complete: bool  # False for the year of the latest draw: more may follow
     previous: Year | None  # the calendar year before, when it has draws
     same_period_before: Tally | None  # the year before up to the same day (incomplete years)
+
+    # a page's check counts what it read, not the whole chain of years (incremental.py)
+    read_in_part: ClassVar[bool] = True
 
     @property
     def rounds(self) -> int:
@@ -200,15 +202,7 @@ class Analytics:
     invitations: int = 0
     same_day_rounds: int = 0  # days with more than one round
 
-    def previous_snapshot(self, snapshot: Snapshot) -> Snapshot | None:
-        return self._before.get(snapshot.url)
-
-    @functools.cached_property
-    def _before(self) -> Mapping[str, Snapshot | None]:
-        """Snapshot URL → the one before it: the pool page asks for every snapshot, and a
-        search of the tuple each time would make it quadratic (minutes at 10,000 rounds)."""
-        return {s.url: before for before, s in zip((None, *self.snapshots), self.snapshots,
-                                                    strict=False)}
+    read_in_part: ClassVar[bool] = True  # a page's check counts what it read (incremental.py)
 
 
 # ---- computing -----------------------------------------------------------------------------

@@ -36,6 +36,8 @@ from eesite.model import Entry, Site
 _PLAIN = (str, int, float, bool, type(None), date, datetime, Markup)
 _PLAIN_TYPES = frozenset(_PLAIN)  # exact types, for the hot paths (isinstance for subclasses)
 _MISSING = object()
+_NEVER = "\0never"  # the fingerprint of a page that is always made again (never a digest)
+_NONE: Mapping = {}
 
 
 @dataclass
@@ -53,6 +55,10 @@ class Reads:
     paths_of: dict[int, tuple] = dataclasses.field(default_factory=dict)  # id(value) -> path
     bases: set[tuple] = dataclasses.field(default_factory=set)  # paths read further into
     whole: set[tuple] = dataclasses.field(default_factory=set)  # paths handed to Python code
+    same: set[tuple] = dataclasses.field(default_factory=set)  # (path, first path): one object
+    alive: list = dataclasses.field(default_factory=list)  # every value in paths_of, so that no
+    # id in it is reused while the page renders (a property gives a fresh value each read)
+    unknown: bool = False  # a method got an argument that cannot be found again: never kept
 
     def whole_values(self, values) -> None:
         for value in values:
@@ -64,6 +70,34 @@ class Reads:
             path = self.paths_of.get(id(value))
             if path is not None:
                 self.whole.add(path)
+
+    def context(self, context: dict) -> None:
+        """Record a page's context values: each counts whole (hashed once a build however
+        many pages share it), but a record whose class sets `read_in_part` (the Analytics of
+        every round, a Year and its chain of years before) becomes a root of recorded reads
+        like the `site` global, so that the page counts only what it read of it."""
+        for name, value in context.items():
+            path = ((_CTX, name),)
+            path = _INTERN.setdefault(path, path)
+            self.values[path] = value
+            if getattr(type(value), "read_in_part", False):
+                self.register(value, path)
+            else:
+                self.whole.add(path)
+
+    def register(self, value: object, path: tuple) -> None:
+        """`value` was read at `path`: reads from it are recorded under that path. A value met
+        again by another path (`older` is also `y.previous`) keeps its first path, and the
+        check that both paths still lead to one object is recorded ("i" leaf): reads through
+        either are then reads through the first. (An entry counts by its URL, whatever the
+        path.)"""
+        known = self.paths_of.get(id(value))
+        if known is None:
+            self.paths_of[id(value)] = path
+            self.alive.append(value)
+        elif known != path and type(value) is not Entry:
+            self.same.add((path, known))
+            self.bases.add(path)
 
     def leaves(self) -> tuple[tuple[str, tuple], ...]:
         """("v", path): the value counts; ("s", path): only its shape (a record or mapping the
@@ -78,6 +112,7 @@ class Reads:
                 out.append(("s", path))
             else:
                 out.append(("v", path))
+        out += [("i", pair) for pair in self.same]
         return tuple(_INTERN.setdefault(leaf, leaf) for leaf in sorted(out, key=repr))
 
 
@@ -92,16 +127,58 @@ class Trace:
     paths: tuple[tuple[str, tuple], ...]
     output: str  # digest of the bytes produced
     texts: tuple[str, ...] = ()  # sources whose Markdown the page shows (site.texts)
+    context: tuple[tuple[str, tuple], ...] = ()  # its reads of the page's context, as `paths`
 
 
-def _ref(value: object) -> object:
-    """A method argument as something that outlives this build: entries by URL."""
-    if type(value) is Entry:
-        return ("entry", value.url)
-    return value if isinstance(value, _PLAIN) else _UNKNOWN
+@dataclass(frozen=True)
+class _Ref:
+    """A method argument as something that outlives this build: an entry by its URL ("entry"),
+    a value by the recorded path it was read at ("at"); "unknown": anything else, and the
+    page that made such a call is never kept (Reads.unknown)."""
+
+    kind: str
+    key: object = None
 
 
-_UNKNOWN = ("unknown",)  # an argument that cannot be found again: the path never matches
+_UNKNOWN = _Ref("unknown")
+_CTX = "ctx"  # the first step of a read from the page's context: (_CTX, name)
+
+
+def _ref(value: object, reads: Reads) -> object:
+    kind = type(value)
+    if kind is Entry:
+        return _Ref("entry", value.url)
+    if kind in _PLAIN_TYPES or isinstance(value, _PLAIN):
+        return value
+    path = reads.paths_of.get(id(value))
+    if path is not None:
+        return _Ref("at", path)
+    if isinstance(value, tuple):  # a literal such as `()` or `(a, b)`
+        refs = tuple(_ref(item, reads) for item in value)
+        return _UNKNOWN if any(r == _UNKNOWN for r in refs) else refs
+    reads.unknown = True
+    return _UNKNOWN
+
+
+def _own(leaf: tuple[str, tuple]) -> bool:
+    """Is a recorded read the page's own (see _on_page)? "i" leaves always are."""
+    return leaf[0] == "i" or _on_page(leaf[1])
+
+
+@functools.lru_cache(maxsize=1 << 16)  # bounded: `serve` runs for hours
+def _on_page(path: tuple) -> bool:
+    """Does a recorded path start at the page's context, or hand a value read from it to a
+    method? What it gives is then the page's own, never shared through Keys' memos."""
+    if path[0][0] == _CTX:
+        return True
+    return any(kind == "()" and _refers_to_page((*arg[0], *(v for _, v in arg[1])))
+               for kind, arg in path)
+
+
+def _refers_to_page(ref: object) -> bool:
+    if type(ref) is _Ref:
+        return ref.kind == "at" and _on_page(ref.key)
+    return type(ref) is tuple and any(_refers_to_page(r) for r in ref)
 
 
 class _Seq(tuple):
@@ -110,17 +187,24 @@ class _Seq(tuple):
     __slots__ = ()
 
     def __iter__(self):
+        return self._read(range(len(self)))
+
+    def __reversed__(self):  # `| reverse` in a template: the same reads, last item first
+        return self._read(range(len(self) - 1, -1, -1))
+
+    def _read(self, order: range):
         reads = _ITERATING.reads
         path = reads.paths_of.get(id(self)) if reads is not None else None
         if path is None:
-            yield from tuple.__iter__(self)
+            yield from (tuple.__getitem__(self, i) for i in order)
             return
         reads.bases.add(path)
-        for i, item in enumerate(tuple.__iter__(self)):
+        for i in order:
+            item = tuple.__getitem__(self, i)
             step = (*path, ("[]", i))
             reads.values[step] = item
             if not isinstance(item, _PLAIN):
-                reads.paths_of[id(item)] = step
+                reads.register(item, step)
             yield item
 
 
@@ -140,11 +224,13 @@ class _Method:
 
     def __call__(self, *args, **kwargs):
         result = self.method(*args, **kwargs)
-        refs = (tuple(_ref(a) for a in args), tuple((k, _ref(v)) for k, v in sorted(kwargs.items())))
+        reads = self.reads
+        refs = (tuple(_ref(a, reads) for a in args),
+                tuple((k, _ref(v, reads)) for k, v in sorted(kwargs.items())))
         path = (*self.path, ("()", refs))
         self.reads.values[path] = result
         if not isinstance(result, _PLAIN):
-            self.reads.paths_of[id(result)] = path
+            self.reads.register(result, path)
         return result
 
 
@@ -212,7 +298,7 @@ class TracingEnvironment(jinja2.Environment):
             value = _Seq(value)
             reads.values[path] = value
         if not isinstance(value, _PLAIN):
-            reads.paths_of[id(value)] = path
+            reads.register(value, path)
         return value
 
     @property
@@ -374,12 +460,21 @@ class Keys:
             key = self._templates[name] = digest(source)
         return key
 
-    def _walk(self, path: tuple) -> Any:
-        """Follow a recorded path in the current model (raises when it leads nowhere)."""
-        obj = self._objects.get(path, _MISSING)
+    def _walk(self, path: tuple, objects: dict | None = None, context: Mapping = _NONE) -> Any:
+        """Follow a recorded path in the current model, or from a page's `context` (with its
+        own `objects` memo); raises when it leads nowhere."""
+        if objects is None:
+            objects = self._objects
+        obj = objects.get(path, _MISSING)
         if obj is not _MISSING:
             return obj
-        obj = self._walk(path[:-1]) if len(path) > 1 else self.site
+        if len(path) > 1:
+            obj = self._walk(path[:-1], objects, context)
+        elif path[0][0] == _CTX:
+            objects[path] = obj = context[path[0][1]]
+            return obj
+        else:
+            obj = self.site
         kind, arg = path[-1]
         if kind == ".":
             obj = jinja2.Environment.getattr(self.env, obj, arg)
@@ -387,28 +482,44 @@ class Keys:
             obj = jinja2.Environment.getitem(self.env, obj, arg)
         else:
             positional, named = arg
-            obj = obj(*map(self._resolve, positional),
-                      **{k: self._resolve(v) for k, v in named})
-        self._objects[path] = obj
+            obj = obj(*[self._resolve(r, objects, context) for r in positional],
+                      **{k: self._resolve(v, objects, context) for k, v in named})
+        objects[path] = obj
         return obj
 
-    def _resolve(self, ref: object) -> object:
-        if ref == _UNKNOWN:
+    def _resolve(self, ref: object, objects: dict, context: Mapping) -> object:
+        if type(ref) is _Ref:
+            if ref.kind == "entry":
+                return self.by_url[ref.key]
+            if ref.kind == "at":
+                return self._walk(ref.key, objects, context)
             raise LookupError("an argument that cannot be found again")
-        if isinstance(ref, tuple):  # ("entry", url)
-            return self.by_url[ref[1]]
+        if type(ref) is tuple:
+            return tuple(self._resolve(r, objects, context) for r in ref)
         return ref
 
-    def _value_at(self, kind: str, path: tuple) -> str:
-        """The hash of what a recorded read gives in the current model."""
+    def _value_at(self, kind: str, path: tuple, objects: dict | None = None,
+                  context: Mapping = _NONE) -> str:
+        """The hash of what a recorded read gives in the current model (or context)."""
         try:
-            value = self._walk(path)
+            if kind == "i":  # two paths to one object: still one?
+                one, other = path
+                return "same" if self._walk(one, objects, context) is self._walk(
+                    other, objects, context) else "other"
+            value = self._walk(path, objects, context)
         except Exception:  # noqa: BLE001 - a path that leads nowhere now: not the same page
             return "\0missing"
         if kind == "s":  # only read into: its type, and its keys or length
             value = (type(value).__qualname__, tuple(value) if isinstance(value, Mapping)
                      else len(value) if isinstance(value, tuple) else ())
         return self.value(value)
+
+    def context(self, leaves: tuple, context: Mapping) -> str:
+        """The hash of what a page read of its context, as it is now (one page's values:
+        no memo across pages)."""
+        objects: dict = {}
+        return digest("\n".join(["\0".join(context), *[
+            self._value_at(kind, path, objects, context) for kind, path in leaves]]))
 
     def fingerprint(self, template: str, context: str, templates, entries, paths) -> str:
         parts = [template, context]
@@ -425,8 +536,8 @@ class Keys:
 
     def _path_line(self, leaf: tuple[str, tuple]) -> str:
         """A recorded read's part of a fingerprint, made once (the same read is on many pages)."""
-        kind, path = leaf
-        line = self._path_lines[leaf] = f"{kind}:{path!r}:{self._value_at(kind, path)}"
+        # (the trace's own `paths` say which read each line is: they are not repeated here)
+        line = self._path_lines[leaf] = self._value_at(*leaf)
         return line
 
     def _entry_line(self, url: str) -> str:
@@ -435,13 +546,18 @@ class Keys:
         line = self._entry_lines[url] = f"e:{url}:{self.entry(entry) if entry else 'missing'}"
         return line
 
-    def trace(self, template: str, context: str, reads: Reads, output: str,
+    def trace(self, template: str, context: Mapping, reads: Reads, output: str,
               texts: tuple[str, ...] = ()) -> Trace:
         templates, entries = tuple(sorted(reads.templates)), tuple(sorted(reads.entries))
-        paths = reads.leaves()
-        return Trace(template, self.fingerprint(template, context, templates, entries, paths),
-                     templates, entries, paths, output, texts)
+        paths, mine = [], []
+        for leaf in reads.leaves():
+            (mine if _own(leaf) else paths).append(leaf)
+        paths, mine = tuple(paths), tuple(mine)
+        fingerprint = _NEVER if reads.unknown else self.fingerprint(
+            template, self.context(mine, context), templates, entries, paths)
+        return Trace(template, fingerprint, templates, entries, paths, output, texts, mine)
 
-    def still_valid(self, trace: Trace, template: str, context: str) -> bool:
+    def still_valid(self, trace: Trace, template: str, context: Mapping) -> bool:
         return trace.template == template and trace.fingerprint == self.fingerprint(
-            template, context, trace.templates, trace.entries, trace.paths)
+            template, self.context(trace.context, context), trace.templates, trace.entries,
+            trace.paths)

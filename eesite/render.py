@@ -229,16 +229,18 @@ class Renderer:
         self.html.update(fork_map(convert, todo, jobs if len(todo) >= 200 else 1))
 
     def page(self, url: str, template: str, origin: str, lastmod: datetime | None = None,
-             **context) -> Page | None:
-        """The page at `url` from `template` (in the sitemap); None if the template failed."""
-        return self._make(url_to_path(url), url, template, origin, lastmod, True, context)
+             *, lazy: Callable[[], dict] | None = None, **context) -> Page | None:
+        """The page at `url` from `template` (in the sitemap); None if the template failed.
+        `lazy` gives more of the context (charts): called only by the worker making the page."""
+        return self._make(url_to_path(url), url, template, origin, lastmod, True, context, lazy)
 
     def page_at(self, path: str, url: str, template: str, origin: str, **context) -> Page | None:
         """A templated file at a path of its own (such as 404.html), left out of the sitemap."""
         return self._make(path, url, template, origin, None, False, context)
 
     def _make(self, path: str, url: str, template: str, origin: str, lastmod: datetime | None,
-              in_sitemap: bool, context: dict) -> Page | None:
+              in_sitemap: bool, context: dict, lazy: Callable[[], dict] | None = None
+              ) -> Page | None:
         turn, (mine, count) = self._turn, self.share
         self._turn += 1
         texts = self._texts()
@@ -246,16 +248,20 @@ class Renderer:
             return _Elsewhere(path, b"", origin, lastmod, in_sitemap)
         if self._carried(path):
             return _Made(path, b"", origin, lastmod, in_sitemap, kept=self.traces[path].output)
-        keys, ctx = self.keys, ""
+        if lazy is not None:
+            context = {**context, **lazy()}
+        keys, context = self.keys, {"url": url, **context}
         if keys is not None:
-            ctx = keys.value({"url": url, **context})
             old = self.cache.pages.get(path)
-            if old and keys.still_valid(old, template, ctx) and self._in_output(path, old.output):
+            if old and keys.still_valid(old, template, context) and self._in_output(
+                    path, old.output):
                 self.traces[path] = old
                 return _Made(path, b"", origin, lastmod, in_sitemap, kept=old.output)
         reads = self.env.reads = Reads() if keys is not None else None
+        if reads is not None:
+            reads.context(context)
         try:
-            html = self.env.get_template(template).render(url=url, **context)
+            html = self.env.get_template(template).render(context)
         except Exception as err:  # noqa: BLE001 - any template failure is the editor's to fix
             self.problems.add(template_problem(err, self.templates))
             return None
@@ -266,7 +272,7 @@ class Renderer:
         key = digest(data) if reads is not None or self.staging else ""
         if reads is not None:
             reads.templates.add(template)
-            self.traces[path] = keys.trace(template, ctx, reads, key, texts)
+            self.traces[path] = keys.trace(template, context, reads, key, texts)
         if self.staging:
             return _Made(path, b"", origin, lastmod, in_sitemap,
                          staged=stage(self.staging, path, data, key))
@@ -310,11 +316,12 @@ class Renderer:
         return _Made(path, data, origin)
 
     def ready(self, path: str, origin: str, inputs: object, make: Callable[[], bytes]) -> Page:
-        """A file built in Python (XML, JSON) whose bytes depend only on `inputs`: made again
-        only when they changed, else kept as it is in output/."""
+        """A file built in Python (XML, JSON) whose bytes depend only on `inputs` (a value, or
+        a function giving it, called only when there is a cache): made again only when they
+        changed, else kept as it is in output/."""
         if self.keys is None:
             return Page(path, make(), origin)
-        key = self.keys.value(inputs)
+        key = self.keys.value(inputs() if callable(inputs) else inputs)
         old = self.cache.pages.get(path)
         if old and not old.template and old.fingerprint == key and self._in_output(path, old.output):
             self.traces[path] = old
@@ -525,8 +532,9 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
               renderer.ready("sitemap.xml", "sitemap.xml", (listed, site.settings),
                              lambda: sitemap(site, pages).data),
               robots(site),
-              renderer.ready("draws.json", "draws.json", (site.draws, site.settings, site.updated),
-                             lambda: draws_json(site).data)]
+              renderer.ready("draws.json", "draws.json", lambda: (
+                  tuple((e.url, renderer.keys.post(e.post)) for e in site.draws),
+                  site.settings, site.updated), lambda: draws_json(site).data)]
     files: dict[str, str] = {}
     for page in pages:
         if page.path in files:

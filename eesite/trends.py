@@ -7,6 +7,7 @@ analytics for a chart, so every number has one source.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -108,6 +109,13 @@ def pool_chart(chart_id: str, title: str, a: Analytics) -> dict:
     return {"id": chart_id, "title": title, "svg": svg}
 
 
+def _year_charts(y: Year, latest: date) -> dict:
+    start, end = date(y.year, 1, 1), (date(y.year, 12, 31) if y.complete else y.through)
+    return {"crs": crs_chart(f"crs-{y.year}", f"CRS cut-off in {y.year}", y.entries, start, end),
+            "per_month": month_chart(f"months-{y.year}", f"Invitations per month, {y.year}",
+                                     y.months, latest)}
+
+
 def trend_pages(r: Renderer) -> Iterator[Page | None]:
     """/numbers/, /charts/, /<year>/ for every year with rounds, /pool/ and a page per snapshot."""
     site, a = r.site, r.site.analytics
@@ -118,26 +126,26 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
     recent = tuple(e for e in chrono if e.draw.draw_date > latest - WINDOW)
     when = site.latest_draw.post.date
     nav = {"year_links": tuple((y.url, y.year) for y in a.years)}  # one value for every page
+    # Charts are made in `lazy` functions: only by the worker whose page it is.
     yield r.page("/numbers/", "numbers.html", "eesite/trends.py", when, a=a, **nav,
-                 per_year=year_chart("per-year", "Invitations per year", a.years))
-    yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a, **nav,
-                 recent=crs_chart("crs-recent", "CRS cut-off, last 12 months", recent,
-                                  latest - WINDOW, latest),
-                 alltime=crs_chart("crs-all", "CRS cut-off, all rounds", chrono, first, latest),
-                 per_month=month_chart("per-month", "Invitations per month", a.months, latest),
-                 per_year=year_chart("per-year", "Invitations per year", a.years))
+                 lazy=lambda: {"per_year": year_chart("per-year", "Invitations per year",
+                                                      a.years)})
+    yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a, **nav, lazy=lambda: {
+        "recent": crs_chart("crs-recent", "CRS cut-off, last 12 months", recent,
+                            latest - WINDOW, latest),
+        "alltime": crs_chart("crs-all", "CRS cut-off, all rounds", chrono, first, latest),
+        "per_month": month_chart("per-month", "Invitations per month", a.months, latest),
+        "per_year": year_chart("per-year", "Invitations per year", a.years)})
     for i, y in enumerate(a.years):
-        start, end = date(y.year, 1, 1), (date(y.year, 12, 31) if y.complete else y.through)
         yield r.page(y.url, "year.html", "eesite/trends.py", y.entries[-1].post.date, y=y, **nav,
                      older=a.years[i - 1] if i else None,
                      newer=a.years[i + 1] if i + 1 < len(a.years) else None,
-                     crs=crs_chart(f"crs-{y.year}", f"CRS cut-off in {y.year}", y.entries,
-                                   start, end),
-                     per_month=month_chart(f"months-{y.year}", f"Invitations per month, {y.year}",
-                                           y.months, latest))
+                     lazy=functools.partial(_year_charts, y, latest))
     if a.snapshots:
         yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a, **nav,
-                     size=pool_chart("pool-size", "Candidates in the pool", a))
+                     lazy=lambda: {"size": pool_chart("pool-size", "Candidates in the pool", a),
+                                   "history": tuple(reversed(tuple(zip(
+                                       a.snapshots, (None, *a.snapshots[:-1]), strict=True))))})
         for i, s in enumerate(a.snapshots):
             yield r.page(s.url, "snapshot.html", "eesite/trends.py", s.entries[-1].post.date,
                          s=s, **nav, older=a.snapshots[i - 1] if i else None,

@@ -122,3 +122,63 @@ def test_output_files_edited_by_hand_are_rewritten(site):
     assert site.run("build") == 0
     assert "Round 2" in page.read_text()
     assert (site.output / "posts/other/index.html").is_file()
+
+
+def test_a_year_page_counts_only_what_it_read_of_the_years_before(site, tmp_path):
+    """A year page reads a little of its neighbours (`older`, `y.previous`), whose records link
+    back through every year before: a cut-off changed in 2022 must leave the 2023 page's check
+    unchanged (incremental.py, `read_in_part`), a change it shows must reach it."""
+    from eesite.cache import Cache
+    from eesite.settings import load_settings
+
+    def draw(n: int, crs: int = 0, invitations: int = 0) -> None:
+        year = 2020 + (n + 1) // 2
+        site.write(f"content/draws/{n:04d}-{year}-0{n}-01-stem.md",
+                   draw_text(str(n), crs=crs or 480 + n, invitations=invitations or 500 + n,
+                             draw_date=f"{year}-0{n}-01"))
+
+    def fingerprints() -> dict[str, str]:
+        cache = Cache.open(site.root, load_settings(site.root))
+        return {year: cache.pages[f"{year}/index.html"].fingerprint for year in (2021, 2022, 2023)}
+
+    for n in range(1, 7):
+        draw(n)
+    assert site.run("build") == 0
+    before = fingerprints()
+    draw(3, crs=401)
+    assert site.run("build") == 0
+    after = fingerprints()
+    assert after[2022] != before[2022]  # its table shows the cut-off
+    assert after[2021] == before[2021] and after[2023] == before[2023]
+    built = tree(site.output)
+    draw(3, invitations=9999)  # 2023 compares its invitations with 2022's
+    assert site.run("build") == 0
+    assert tree(site.output)["2023/index.html"] != built["2023/index.html"]
+    clean = clean_build(site, tmp_path)
+    built = tree(site.output)
+    for tree_ in (clean, built):
+        tree_.pop(".eesite-manifest")
+    assert built == clean
+
+
+def test_a_call_with_an_argument_that_cannot_be_found_again_is_always_made(site, tmp_path):
+    """`.get(entry.url, {})`: a fresh dict cannot be looked up next build, so the page that made
+    the call is rendered again every build rather than kept on an unverifiable read."""
+    draw_html = site.root / "templates/draw.html"
+    text = draw_html.read_text()
+    assert "year_to_date.get(entry.url)" in text
+    site.write("templates/draw.html", text.replace("year_to_date.get(entry.url)",
+                                                   "year_to_date.get(entry.url, {})"))
+    for n in (1, 2, 3):
+        site.write(f"content/draws/{n:04d}-2023-07-0{n}-stem.md",
+                   draw_text(str(n), draw_date=f"2023-07-0{n}"))
+    assert site.run("build") == 0
+    site.write("content/draws/0001-2023-07-01-stem.md",
+               draw_text("1", draw_date="2023-07-01", invitations=4321))
+    assert site.run("build") == 0
+    assert "5,321 invitations so far" in site.page("draws/3/index.html")  # 4,321 + 2 × 500
+    built = tree(site.output)
+    clean = clean_build(site, tmp_path)
+    for tree_ in (clean, built):
+        tree_.pop(".eesite-manifest")
+    assert built == clean

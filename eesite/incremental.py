@@ -102,8 +102,17 @@ class Reads:
     def leaves(self) -> tuple[tuple[str, tuple], ...]:
         """("v", path): the value counts; ("s", path): only its shape (a record or mapping the
         template only read further into); method objects that were called do not count."""
+        values = self.values
+        flat = {path for path in self.bases if path not in self.whole
+                and _flat(values.get(path, _MISSING))}
         out = []
-        for path, value in self.values.items():
+        for path, value in values.items():
+            if path in flat:  # a small record of plain fields: one leaf for all it read
+                out.append(("v", path))
+                continue
+            if flat and len(path) > 1 and path[:-1] in flat and path[-1][0] == "." and \
+                    path[-1][1] in _field_names(type(values[path[:-1]])):
+                continue  # a field of such a record: counted with it
             inner = path in self.bases and path not in self.whole
             if inner and callable(value) and not isinstance(value, Mapping):
                 continue
@@ -326,8 +335,15 @@ class TracingEnvironment(jinja2.Environment):
 
 
 def _all_plain(values: tuple) -> bool:
-    for item in values:  # noqa: SIM110 - a plain loop: no generator on this hot path
-        if type(item) not in _PLAIN_TYPES and not isinstance(item, _PLAIN):
+    """Plain values, or tuples of them to any depth (a table's rows and their links)."""
+    for item in values:
+        kind = type(item)
+        if kind in _PLAIN_TYPES:
+            continue
+        if kind is tuple:
+            if not _all_plain(item):
+                return False
+        elif not isinstance(item, _PLAIN):
             return False
     return True
 
@@ -338,20 +354,25 @@ def _feed_repr(h, text: str) -> None:
 
 
 def _plain_repr(values: tuple) -> str | None:
-    """The repr of a tuple of plain values or of tuples of them (exact and deterministic for
-    these types), or None when it holds anything else."""
-    for item in values:
-        kind = type(item)
-        if kind in _PLAIN_TYPES or (kind is tuple and _all_plain(item)):
-            continue
-        if not isinstance(item, _PLAIN):
-            return None
-    return tuple.__repr__(values)
+    """The repr of a tuple of plain values or of tuples of them to any depth (exact and
+    deterministic for these types), or None when it holds anything else."""
+    return tuple.__repr__(values) if _all_plain(values) else None
 
 
 @functools.cache
 def _field_names(kind: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(kind))
+
+
+def _flat(value: object) -> bool:
+    """A record of a few plain fields (a draw's year-to-date counts): hashing it whole is
+    cheaper than checking each field a page read, and as exact for what fields hold."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES or kind is Entry or isinstance(value, type) \
+            or not dataclasses.is_dataclass(value):
+        return False
+    names = _field_names(kind)
+    return len(names) <= 12 and all(type(getattr(value, n)) in _PLAIN_TYPES for n in names)
 
 
 class Keys:

@@ -116,6 +116,19 @@ def _year_charts(y: Year, latest: date) -> dict:
                                      y.months, latest)}
 
 
+def pool_history(a: Analytics) -> tuple[tuple, ...]:
+    """The pool page's table, newest first, as plain values: (url, as_of, total, flagged, the
+    total before or None, ((url, round), ...)). Made once here (no template call per row), and
+    free of the rounds' other facts, so that a changed cut-off leaves the page as it is: it
+    counts whole, hashed by one `repr` (incremental.py)."""
+    rows, before = [], None
+    for s in a.snapshots:
+        rows.append((s.url, s.as_of, s.total, bool(s.distribution.mismatches()), before,
+                     tuple((e.url, e.draw.round) for e in s.entries)))
+        before = s.total
+    return tuple(reversed(rows))
+
+
 def trend_pages(r: Renderer) -> Iterator[Page | None]:
     """/numbers/, /charts/, /<year>/ for every year with rounds, /pool/ and a page per snapshot."""
     site, a = r.site, r.site.analytics
@@ -144,8 +157,7 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
     if a.snapshots:
         yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a, **nav,
                      lazy=lambda: {"size": pool_chart("pool-size", "Candidates in the pool", a),
-                                   "history": tuple(reversed(tuple(zip(
-                                       a.snapshots, (None, *a.snapshots[:-1]), strict=True))))})
+                                   "history": pool_history(a)})
         for i, s in enumerate(a.snapshots):
             yield r.page(s.url, "snapshot.html", "eesite/trends.py", s.entries[-1].post.date,
                          s=s, **nav, older=a.snapshots[i - 1] if i else None,

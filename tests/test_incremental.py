@@ -182,3 +182,51 @@ def test_a_call_with_an_argument_that_cannot_be_found_again_is_always_made(site,
     for tree_ in (clean, built):
         tree_.pop(".eesite-manifest")
     assert built == clean
+
+
+def distribution(as_of: str, base: int) -> str:
+    """A draw's pool distribution whose subtotals add up."""
+    parts = {"491-500": base, "481-490": base + 1, "471-480": base + 2, "461-470": base + 3,
+             "451-460": base + 4, "441-450": base + 5, "431-440": base + 6, "421-430": base + 7,
+             "411-420": base + 8, "401-410": base + 9}
+    bands = {"601-1200": 10, "501-600": 20, "451-500": sum(list(parts.values())[:5]),
+             **dict(list(parts.items())[:5]), "401-450": sum(list(parts.values())[5:]),
+             **dict(list(parts.items())[5:]), "351-400": 30, "301-350": 40, "0-300": 50}
+    bands["total"] = sum(v for k, v in bands.items() if k not in parts)
+    rows = "".join(f'    "{k}": {v}\n' for k, v in bands.items())
+    return f"distribution:\n  as_of: {as_of}\n  bands:\n{rows}"
+
+
+def test_the_pool_page_is_kept_when_only_a_cut_off_changes(site, tmp_path):
+    """The pool page lists every snapshot with links to its rounds, as plain rows made in
+    trends.py: a changed cut-off is not on it, so its check passes and it is kept; a changed
+    distribution is, and reaches it."""
+    from eesite.cache import Cache
+    from eesite.settings import load_settings
+
+    def draw(n: int, crs: int = 0, base: int = 100) -> None:
+        day = f"2023-07-0{n}"
+        site.write(f"content/draws/{n:04d}-{day}-stem.md",
+                   draw_text(str(n), crs=crs or 480 + n, draw_date=day,
+                             extra=distribution(day, base + n)))
+
+    def pool_trace():
+        return Cache.open(site.root, load_settings(site.root)).pages["pool/index.html"]
+
+    for n in range(1, 6):
+        draw(n)
+    assert site.run("build") == 0
+    before, page = pool_trace(), site.page("pool/index.html")
+    assert "#3</a>" in page and "5 snapshots" in page
+    draw(3, crs=401)
+    assert site.run("build") == 0
+    assert pool_trace().fingerprint == before.fingerprint
+    assert site.page("pool/index.html") == page
+    draw(3, crs=401, base=900)
+    assert site.run("build") == 0
+    assert site.page("pool/index.html") != page
+    built = tree(site.output)
+    clean = clean_build(site, tmp_path)
+    for tree_ in (clean, built):
+        tree_.pop(".eesite-manifest")
+    assert built == clean

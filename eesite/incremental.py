@@ -340,9 +340,16 @@ def _all_plain(values: tuple) -> bool:
         kind = type(item)
         if kind in _PLAIN_TYPES:
             continue
-        if kind is tuple:
-            if not _all_plain(item):
-                return False
+        if kind is tuple:  # rows are common: their cells are looked at here, deeper by a call
+            for cell in item:
+                inner = type(cell)
+                if inner in _PLAIN_TYPES:
+                    continue
+                if inner is tuple:
+                    if not _all_plain(cell):
+                        return False
+                elif not isinstance(cell, _PLAIN):
+                    return False
         elif not isinstance(item, _PLAIN):
             return False
     return True
@@ -537,10 +544,21 @@ class Keys:
 
     def context(self, leaves: tuple, context: Mapping) -> str:
         """The hash of what a page read of its context, as it is now (one page's values:
-        no memo across pages)."""
+        no memo across pages). A value counted whole goes into the one hash directly."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update("\0".join(context).encode("utf-8", "surrogatepass"))
         objects: dict = {}
-        return digest("\n".join(["\0".join(context), *[
-            self._value_at(kind, path, objects, context) for kind, path in leaves]]))
+        for kind, path in leaves:
+            if kind == "v" and len(path) == 1 and path[0][0] == _CTX:
+                value = context.get(path[0][1], _MISSING)
+                h.update(b"\nw")
+                if value is _MISSING:
+                    h.update(b"\0missing")
+                else:
+                    self._feed(h, value)
+            else:
+                h.update(b"\nl" + self._value_at(kind, path, objects, context).encode())
+        return h.hexdigest()
 
     def fingerprint(self, template: str, context: str, templates, entries, paths) -> str:
         parts = [template, context]

@@ -229,18 +229,16 @@ class Renderer:
         self.html.update(fork_map(convert, todo, jobs if len(todo) >= 200 else 1))
 
     def page(self, url: str, template: str, origin: str, lastmod: datetime | None = None,
-             *, lazy: Callable[[], dict] | None = None, **context) -> Page | None:
-        """The page at `url` from `template` (in the sitemap); None if the template failed.
-        `lazy` gives more of the context (charts): called only by the worker making the page."""
-        return self._make(url_to_path(url), url, template, origin, lastmod, True, context, lazy)
+             **context) -> Page | None:
+        """The page at `url` from `template` (in the sitemap); None if the template failed."""
+        return self._make(url_to_path(url), url, template, origin, lastmod, True, context)
 
     def page_at(self, path: str, url: str, template: str, origin: str, **context) -> Page | None:
         """A templated file at a path of its own (such as 404.html), left out of the sitemap."""
         return self._make(path, url, template, origin, None, False, context)
 
     def _make(self, path: str, url: str, template: str, origin: str, lastmod: datetime | None,
-              in_sitemap: bool, context: dict, lazy: Callable[[], dict] | None = None
-              ) -> Page | None:
+              in_sitemap: bool, context: dict) -> Page | None:
         turn, (mine, count) = self._turn, self.share
         self._turn += 1
         texts = self._texts()
@@ -248,8 +246,6 @@ class Renderer:
             return _Elsewhere(path, b"", origin, lastmod, in_sitemap)
         if self._carried(path):
             return _Made(path, b"", origin, lastmod, in_sitemap, kept=self.traces[path].output)
-        if lazy is not None:
-            context = {**context, **lazy()}
         keys, context = self.keys, {"url": url, **context}
         if keys is not None:
             old = self.cache.pages.get(path)

@@ -8,9 +8,10 @@ analytics for a chart, so every number has one source.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from eesite import charts
 from eesite.analytics import Analytics, Month, Year
@@ -51,6 +52,36 @@ def _extreme_text(entries: Sequence[Entry]) -> str:
     return (f"Lowest cut-off {low.draw.crs_cutoff} (round {low.draw.round}, {low.category.label}, "
             f"{long_date(low.draw.draw_date)}); highest {high.draw.crs_cutoff} (round "
             f"{high.draw.round}, {high.category.label}, {long_date(high.draw.draw_date)}).")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart for the `figure` macro, drawn on first use: `make` names one of this module's
+    chart functions and `args` are what it draws from. A page's check hashes these fields, not
+    the SVG (incremental.py), so a page that is kept never draws its charts; the parts the
+    function returns (svg, key, entries, ...) read as attributes or through `get`."""
+
+    make: str
+    args: tuple
+
+    @functools.cached_property
+    def parts(self) -> dict:
+        return _MAKERS[self.make](*self.args)
+
+    def get(self, name: str, default: object = None) -> object:
+        return self.parts.get(name, default)
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_") or name == "parts":  # (pickling, copying: no parts drawn)
+            raise AttributeError(name)
+        try:
+            return self.parts[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def chart(make: Callable[..., dict], *args: object) -> Chart:
+    return Chart(make.__name__, args)
 
 
 def crs_chart(chart_id: str, title: str, entries: Sequence[Entry], start: date, end: date
@@ -94,8 +125,15 @@ def year_chart(chart_id: str, title: str, years: Sequence[Year]) -> dict:
     return {"id": chart_id, "title": title, "svg": charts.bar_chart(chart_id, title, desc, bars)}
 
 
-def pool_chart(chart_id: str, title: str, a: Analytics) -> dict:
-    snaps = a.snapshots
+class _Size(NamedTuple):
+    as_of: date
+    total: int
+
+
+def pool_chart(chart_id: str, title: str, sizes: Sequence[tuple[date, int]]) -> dict:
+    """The size of the pool from (as_of, total) pairs: plain values, so that the chart (and
+    the pool page) do not depend on the rounds' other facts."""
+    snaps = [_Size(*size) for size in sizes]
     series = (Series("general", "Candidates in the pool", tuple(
         Point(s.as_of, s.total, f"{long_date(s.as_of)}: {s.total:,} candidates") for s in snaps)),)
     low, high = min(snaps, key=lambda s: s.total), max(snaps, key=lambda s: s.total)
@@ -109,11 +147,7 @@ def pool_chart(chart_id: str, title: str, a: Analytics) -> dict:
     return {"id": chart_id, "title": title, "svg": svg}
 
 
-def _year_charts(y: Year, latest: date) -> dict:
-    start, end = date(y.year, 1, 1), (date(y.year, 12, 31) if y.complete else y.through)
-    return {"crs": crs_chart(f"crs-{y.year}", f"CRS cut-off in {y.year}", y.entries, start, end),
-            "per_month": month_chart(f"months-{y.year}", f"Invitations per month, {y.year}",
-                                     y.months, latest)}
+_MAKERS = {f.__name__: f for f in (crs_chart, month_chart, year_chart, pool_chart)}
 
 
 def pool_history(a: Analytics) -> tuple[tuple, ...]:
@@ -139,25 +173,30 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
     recent = tuple(e for e in chrono if e.draw.draw_date > latest - WINDOW)
     when = site.latest_draw.post.date
     nav = {"year_links": tuple((y.url, y.year) for y in a.years)}  # one value for every page
-    # Charts are made in `lazy` functions: only by the worker whose page it is.
     yield r.page("/numbers/", "numbers.html", "eesite/trends.py", when, a=a, **nav,
-                 lazy=lambda: {"per_year": year_chart("per-year", "Invitations per year",
-                                                      a.years)})
-    yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a, **nav, lazy=lambda: {
-        "recent": crs_chart("crs-recent", "CRS cut-off, last 12 months", recent,
-                            latest - WINDOW, latest),
-        "alltime": crs_chart("crs-all", "CRS cut-off, all rounds", chrono, first, latest),
-        "per_month": month_chart("per-month", "Invitations per month", a.months, latest),
-        "per_year": year_chart("per-year", "Invitations per year", a.years)})
+                 per_year=chart(year_chart, "per-year", "Invitations per year", a.years))
+    yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a, **nav,
+                 recent=chart(crs_chart, "crs-recent", "CRS cut-off, last 12 months", recent,
+                              latest - WINDOW, latest),
+                 alltime=chart(crs_chart, "crs-all", "CRS cut-off, all rounds", chrono, first,
+                               latest),
+                 per_month=chart(month_chart, "per-month", "Invitations per month", a.months,
+                                 latest),
+                 per_year=chart(year_chart, "per-year", "Invitations per year", a.years))
     for i, y in enumerate(a.years):
+        start, end = date(y.year, 1, 1), (date(y.year, 12, 31) if y.complete else y.through)
         yield r.page(y.url, "year.html", "eesite/trends.py", y.entries[-1].post.date, y=y, **nav,
                      older=a.years[i - 1] if i else None,
                      newer=a.years[i + 1] if i + 1 < len(a.years) else None,
-                     lazy=functools.partial(_year_charts, y, latest))
+                     crs=chart(crs_chart, f"crs-{y.year}", f"CRS cut-off in {y.year}", y.entries,
+                               start, end),
+                     per_month=chart(month_chart, f"months-{y.year}",
+                                     f"Invitations per month, {y.year}", y.months, latest))
     if a.snapshots:
         yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a, **nav,
-                     lazy=lambda: {"size": pool_chart("pool-size", "Candidates in the pool", a),
-                                   "history": pool_history(a)})
+                     size=chart(pool_chart, "pool-size", "Candidates in the pool",
+                                tuple((s.as_of, s.total) for s in a.snapshots)),
+                     history=pool_history(a))
         for i, s in enumerate(a.snapshots):
             yield r.page(s.url, "snapshot.html", "eesite/trends.py", s.entries[-1].post.date,
                          s=s, **nav, older=a.snapshots[i - 1] if i else None,

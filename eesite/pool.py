@@ -27,6 +27,26 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+class Claims:
+    """Turns handed out first come, first served to forked workers that all walk the same
+    sequence of turns in order: each turn goes to exactly one of them (the first to reach it
+    takes it and every turn before it is taken), and a worker busy with a big page leaves the
+    next ones to the others. A fixed split (every n-th turn) left one worker a second behind
+    when the large pages fell to it. Create it before forking."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self._next = context.RawValue("q", 0)  # the first turn nobody has taken
+        self._lock = context.Lock()
+
+    def take(self, turn: int) -> bool:
+        with self._lock:
+            if self._next.value > turn:
+                return False
+            self._next.value = turn + 1
+            return True
+
+
 def _run(span: tuple[int, int]) -> list:
     return [_TASK(item) for item in _ITEMS[span[0]:span[1]]]
 

@@ -27,7 +27,7 @@ from eesite.feeds import feed_links, feed_pages
 from eesite.incremental import Keys, Reads, Trace, TracingEnvironment
 from eesite.model import Entry, Site
 from eesite.occupation_pages import occupation_pages
-from eesite.pool import fork_map
+from eesite.pool import Claims, fork_map
 from eesite.prose import new_markdown
 from eesite.trends import trend_pages
 from eesite.write import Staged, stage
@@ -165,8 +165,9 @@ class Renderer:
     """Renders the pages of a Site; collects template problems instead of stopping at one.
 
     With a Cache it reuses the HTML of unchanged Markdown and keeps pages whose recorded reads
-    are unchanged (incremental.py). `share` = (k, n) makes it render only every n-th page from
-    the k-th on, so n forked workers can split one run of the sections between them.
+    are unchanged (incremental.py). Forked workers split one run of the sections between them:
+    each makes the pages whose turn it takes from `claims` (first come, first served), and
+    `share` = (k, n) gives the k-th of n every n-th ready-made page.
     """
 
     def __init__(self, site: Site, templates: Path, cache: Cache | None = None,
@@ -192,6 +193,7 @@ class Renderer:
         self.texts_read: set[str] = set()  # sources read (markdown) since the last page was made
         self.only: set[str] | None = None  # delta.py: make only these paths, keep the others
         self.share = (0, 1)
+        self.claims: Claims | None = None  # set while forked workers share the pages
         self._turn = 0
         self.staging: str | None = None  # write rendered pages there instead of keeping bytes
 
@@ -239,10 +241,8 @@ class Renderer:
 
     def _make(self, path: str, url: str, template: str, origin: str, lastmod: datetime | None,
               in_sitemap: bool, context: dict) -> Page | None:
-        turn, (mine, count) = self._turn, self.share
-        self._turn += 1
         texts = self._texts()
-        if turn % count != mine:
+        if not self._mine():
             return _Elsewhere(path, b"", origin, lastmod, in_sitemap)
         if self._carried(path):
             return _Made(path, b"", origin, lastmod, in_sitemap, kept=self.traces[path].output)
@@ -274,6 +274,12 @@ class Renderer:
                          staged=stage(self.staging, path, data, key))
         return _Made(path, data, origin, lastmod, in_sitemap)
 
+    def _mine(self) -> bool:
+        """Is the next page this process's to make (see `claims`)?"""
+        turn = self._turn
+        self._turn += 1
+        return self.claims.take(turn) if self.claims is not None else True
+
     def _carried(self, path: str) -> bool:
         """In a delta rebuild: is `path` outside `only` and in output/ as its trace made it?"""
         if self.only is None or path in self.only:
@@ -295,10 +301,8 @@ class Renderer:
         """A file built in Python (XML, JSON), made only by the worker whose turn it is, so
         forked workers do not all build every feed; `texts`: the sources whose Markdown it
         may show (besides those `make` reads through `markdown`)."""
-        turn, (mine, count) = self._turn, self.share
-        self._turn += 1
         self._texts()
-        if turn % count != mine:
+        if not self._mine():
             return _Elsewhere(path, b"", origin)
         if self._carried(path):
             return _Made(path, b"", origin, kept=self.traces[path].output)
@@ -314,17 +318,20 @@ class Renderer:
     def ready(self, path: str, origin: str, inputs: object, make: Callable[[], bytes]) -> Page:
         """A file built in Python (XML, JSON) whose bytes depend only on `inputs` (a value, or
         a function giving it, called only when there is a cache): made again only when they
-        changed, else kept as it is in output/."""
+        changed, else kept as it is in output/; in a section, only by the worker whose turn
+        it is."""
+        if not self._mine():
+            return _Elsewhere(path, b"", origin)
         if self.keys is None:
-            return Page(path, make(), origin)
+            return _Made(path, make(), origin)
         key = self.keys.value(inputs() if callable(inputs) else inputs)
         old = self.cache.pages.get(path)
         if old and not old.template and old.fingerprint == key and self._in_output(path, old.output):
             self.traces[path] = old
-            return Page(path, b"", origin, kept=old.output)
+            return _Made(path, b"", origin, kept=old.output)
         data = make()
         self.traces[path] = Trace("", key, (), (), (), digest(data))
-        return Page(path, data, origin)
+        return _Made(path, data, origin)
 
     def _in_output(self, path: str, output_digest: str) -> bool:
         """Is the file eesite wrote at `path` last time still there, untouched?"""
@@ -368,7 +375,7 @@ class Renderer:
 
 
 def core_pages(r: Renderer) -> Iterator[Page | None]:
-    """Posts, home pages, the archive, categories, tags and the 404 page."""
+    """Posts, home pages, the archive, categories, tags, the 404 page and draws.json."""
     site = r.site
     for entry in site.entries + site.pages:
         yield post_page(r, entry)
@@ -385,6 +392,9 @@ def core_pages(r: Renderer) -> Iterator[Page | None]:
         yield r.page(group.url, "tag.html", "templates/tag.html", group.entries[0].post.date,
                      group=group)
     yield r.page_at("404.html", "/404/", "404.html", "templates/404.html")
+    yield r.ready("draws.json", "draws.json", lambda: (
+        tuple((e.url, r.keys.post(e.post)) for e in site.draws), site.settings, site.updated),
+        lambda: draws_json(site).data)
 
 
 def post_page(r: Renderer, entry: Entry) -> Page | None:
@@ -499,6 +509,8 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
         renderer.staging = str(staging)
     old = cache.pages if cache is not None else {}
 
+    renderer.claims = Claims() if tasks > 1 else None
+
     def share(k: int) -> tuple[list, dict, list, set, int, dict]:
         renderer.share, renderer._turn = (k, tasks), 0
         renderer.traces, renderer.problems, renderer.rendered = {}, set(renderer.problems), 0
@@ -523,14 +535,12 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
         renderer.memos |= memos.keys()
     pages = [page for _, page in sorted(found, key=lambda item: item[0])]
     renderer.share, renderer.traces, renderer.staging = (0, 1), traces, None
+    renderer.claims = None
     listed = [(p.path, p.lastmod) for p in pages if p.in_sitemap]
     pages += [*static_files(templates),
               renderer.ready("sitemap.xml", "sitemap.xml", (listed, site.settings),
                              lambda: sitemap(site, pages).data),
-              robots(site),
-              renderer.ready("draws.json", "draws.json", lambda: (
-                  tuple((e.url, renderer.keys.post(e.post)) for e in site.draws),
-                  site.settings, site.updated), lambda: draws_json(site).data)]
+              robots(site)]
     files: dict[str, str] = {}
     for page in pages:
         if page.path in files:

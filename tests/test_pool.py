@@ -1,0 +1,31 @@
+"""Forked workers (eesite/pool.py): results in order, and pages claimed by exactly one worker."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from eesite.pool import Claims, fork_map
+
+
+def test_fork_map_returns_results_in_order_from_other_processes():
+    results = list(fork_map(lambda n: (n * n, os.getpid()), range(40), 2))
+    assert [square for square, _ in results] == [n * n for n in range(40)]
+    assert os.getpid() not in {pid for _, pid in results}  # really forked
+
+
+def test_claims_give_every_turn_to_exactly_one_worker_and_the_idle_one_takes_more():
+    claims = Claims()
+
+    def walk(worker: int) -> list[int]:
+        taken = []
+        for turn in range(3000):  # every worker walks every turn, as sections do
+            if claims.take(turn):
+                taken.append(turn)
+                if worker == 0 and turn % 50 == 0:
+                    time.sleep(0.005)  # a large page: the other worker should go on meanwhile
+        return taken
+
+    first, second = fork_map(walk, [0, 1], 2, batches=1)
+    assert sorted(first + second) == list(range(3000))  # none lost, none made twice
+    assert first and len(second) > len(first)

@@ -47,6 +47,10 @@ class Claims:
             return True
 
 
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def _run(span: tuple[int, int]) -> list:
     return [_TASK(item) for item in _ITEMS[span[0]:span[1]]]
 
@@ -60,7 +64,7 @@ def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int
     """
     global _TASK, _ITEMS
     items = list(items)
-    if jobs <= 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or len(items) <= 1 or not can_fork():
         yield from map(task, items)
         return
     count = min(len(items), jobs * batches)

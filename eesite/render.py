@@ -27,7 +27,7 @@ from eesite.feeds import feed_links, feed_pages
 from eesite.incremental import Keys, Reads, Trace, TracingEnvironment
 from eesite.model import Entry, Site
 from eesite.occupation_pages import occupation_pages
-from eesite.pool import Claims, fork_map
+from eesite.pool import Claims, can_fork, fork_map
 from eesite.prose import new_markdown
 from eesite.trends import trend_pages
 from eesite.write import Staged, stage
@@ -275,10 +275,13 @@ class Renderer:
         return _Made(path, data, origin, lastmod, in_sitemap)
 
     def _mine(self) -> bool:
-        """Is the next page this process's to make (see `claims`)?"""
+        """Is the next page this process's to make (see `claims`; without them, every n-th)?"""
         turn = self._turn
         self._turn += 1
-        return self.claims.take(turn) if self.claims is not None else True
+        if self.claims is not None:
+            return self.claims.take(turn)
+        mine, count = self.share
+        return turn % count == mine
 
     def _carried(self, path: str) -> bool:
         """In a delta rebuild: is `path` outside `only` and in output/ as its trace made it?"""
@@ -509,7 +512,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
         renderer.staging = str(staging)
     old = cache.pages if cache is not None else {}
 
-    renderer.claims = Claims() if tasks > 1 else None
+    renderer.claims = Claims() if tasks > 1 and can_fork() else None  # (else one process)
 
     def share(k: int) -> tuple[list, dict, list, set, int, dict]:
         renderer.share, renderer._turn = (k, tasks), 0

@@ -66,7 +66,10 @@ class Chart:
 
     @functools.cached_property
     def parts(self) -> dict:
-        return _MAKERS[self.make](*self.args)
+        try:
+            return _MAKERS[self.make](*self.args)
+        except AttributeError as err:  # else Python retries through __getattr__: "no svg"
+            raise RuntimeError(f"drawing the chart {self.args[0]!r}: {err}") from err
 
     def get(self, name: str, default: object = None) -> object:
         return self.parts.get(name, default)
@@ -98,10 +101,11 @@ def crs_chart(chart_id: str, title: str, entries: Sequence[Entry], start: date, 
             "entries": tuple(reversed(entries))}
 
 
-def month_chart(chart_id: str, title: str, months: Sequence[Month], latest: date) -> dict:
-    """Invitations per month as columns; the month of the latest round is drawn as partial."""
-    bars = [Bar(m.label, m.invitations, (m.year, m.month) == (latest.year, latest.month))
-            for m in months]
+def month_chart(chart_id: str, title: str, months: Sequence[Month],
+                partial: tuple[int, int] | None) -> dict:
+    """Invitations per month as columns; `partial` (year, month), that of the latest round, is
+    drawn as not over. (Only that month, not the date: a chart's inputs are its hash.)"""
+    bars = [Bar(m.label, m.invitations, (m.year, m.month) == partial) for m in months]
     if len(months) > 24:
         labels = [(i, str(m.year)) for i, m in enumerate(months)
                   if m.month == 1 and m.year % (2 if len(months) > 96 else 1) == 0]
@@ -181,7 +185,7 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                  alltime=chart(crs_chart, "crs-all", "CRS cut-off, all rounds", chrono, first,
                                latest),
                  per_month=chart(month_chart, "per-month", "Invitations per month", a.months,
-                                 latest),
+                                 (latest.year, latest.month)),
                  per_year=chart(year_chart, "per-year", "Invitations per year", a.years))
     for i, y in enumerate(a.years):
         start, end = date(y.year, 1, 1), (date(y.year, 12, 31) if y.complete else y.through)
@@ -191,7 +195,9 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                      crs=chart(crs_chart, f"crs-{y.year}", f"CRS cut-off in {y.year}", y.entries,
                                start, end),
                      per_month=chart(month_chart, f"months-{y.year}",
-                                     f"Invitations per month, {y.year}", y.months, latest))
+                                     f"Invitations per month, {y.year}", y.months,
+                                     (latest.year, latest.month) if latest.year == y.year
+                                     else None))
     if a.snapshots:
         yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a, **nav,
                      size=chart(pool_chart, "pool-size", "Candidates in the pool",

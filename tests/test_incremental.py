@@ -150,6 +150,12 @@ def test_a_year_page_counts_only_what_it_read_of_the_years_before(site, tmp_path
     after = fingerprints()
     assert after[2022] != before[2022]  # its table shows the cut-off
     assert after[2021] == before[2021] and after[2023] == before[2023]
+    site.write("content/draws/0007-2023-09-01-stem.md",
+               draw_text("7", draw_date="2023-09-01"))  # a new round: the latest month moves
+    assert site.run("build") == 0
+    latest = fingerprints()
+    assert latest[2023] != after[2023]
+    assert latest[2021] == after[2021] and latest[2022] == after[2022]
     built = tree(site.output)
     draw(3, invitations=9999)  # 2023 compares its invitations with 2022's
     assert site.run("build") == 0

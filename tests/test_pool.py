@@ -29,3 +29,29 @@ def test_claims_give_every_turn_to_exactly_one_worker_and_the_idle_one_takes_mor
     first, second = fork_map(walk, [0, 1], 2, batches=1)
     assert sorted(first + second) == list(range(3000))  # none lost, none made twice
     assert first and len(second) > len(first)
+
+
+def test_a_build_where_processes_cannot_fork_runs_in_one(site, monkeypatch, tmp_path):
+    """Where there is no fork (Windows), the workers' tasks run one after the other in this
+    process: each page still made once, none lost."""
+    import multiprocessing
+
+    from eesite import render
+    from tests.conftest import draw_text
+    from tests.test_incremental import clean_build, tree
+
+    for n in range(1, 6):
+        site.write(f"content/draws/{n:04d}-2023-07-0{n}-stem.md",
+                   draw_text(str(n), draw_date=f"2023-07-0{n}"))
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(render, "CHECK_IN_WORKERS", 1)
+    monkeypatch.setenv("EESITE_JOBS", "2")
+    assert site.run("build") == 0  # the first build: every page rendered
+    site.write("content/draws/0003-2023-07-03-stem.md", draw_text("3", crs=301,
+                                                                  draw_date="2023-07-03"))
+    assert site.run("build") == 0  # a warm one: pages checked
+    built = tree(site.output)
+    clean = clean_build(site, tmp_path)
+    for tree_ in (clean, built):
+        tree_.pop(".eesite-manifest")
+    assert built == clean

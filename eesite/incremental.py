@@ -410,8 +410,8 @@ class Keys:
 
     def _feed(self, h, value: object) -> None:
         kind = type(value)
-        if kind is str or kind is Markup:
-            h.update(b"s%d:" % len(value))
+        if kind is str or kind is Markup:  # (told apart: a template escapes one, not the other)
+            h.update((b"s%d:" if kind is str else b"m%d:") % len(value))
             h.update(value.encode("utf-8", "surrogatepass"))
         elif kind in _PLAIN_TYPES or isinstance(value, _PLAIN):
             h.update(f"{kind.__name__}:{value!r};".encode())

@@ -236,3 +236,22 @@ def test_the_pool_page_is_kept_when_only_a_cut_off_changes(site, tmp_path):
     for tree_ in (clean, built):
         tree_.pop(".eesite-manifest")
     assert built == clean
+
+
+def test_a_string_and_markup_of_the_same_text_hash_apart():
+    """A template escapes a str and not Markup: the same text as the other type is a change."""
+    from datetime import datetime, timezone
+
+    from markupsafe import Markup
+
+    from eesite.incremental import Keys
+    from eesite.model import build_site
+    from eesite.render import make_environment
+    from eesite.settings import load_settings
+    from tests.conftest import ROOT
+
+    site = build_site((), load_settings(ROOT), datetime(2026, 1, 1, tzinfo=timezone.utc))
+    keys = Keys(site, make_environment(ROOT / "templates", site), {})
+    assert keys.value("a<b") != keys.value(Markup("a<b"))
+    assert keys.value(("x", "a<b")) != keys.value(("x", Markup("a<b")))
+    assert keys.value("a<b") == keys.value("a<b")

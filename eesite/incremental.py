@@ -402,10 +402,7 @@ class Keys:
     # -- values ------------------------------------------------------------------------------
     def value(self, value: object) -> str:
         h = hashlib.blake2b(digest_size=16)
-        if type(value) is dict:  # a page's context: made for one page, not worth a memo
-            self._feed_structure(h, value)
-        else:
-            self._feed(h, value)
+        self._feed(h, value)
         return h.hexdigest()
 
     def _feed(self, h, value: object) -> None:

@@ -318,16 +318,16 @@ class Renderer:
             return _Made(path, b"", origin, staged=stage(self.staging, path, data, key))
         return _Made(path, data, origin)
 
-    def ready(self, path: str, origin: str, inputs: object, make: Callable[[], bytes]) -> Page:
-        """A file built in Python (XML, JSON) whose bytes depend only on `inputs` (a value, or
-        a function giving it, called only when there is a cache): made again only when they
-        changed, else kept as it is in output/; in a section, only by the worker whose turn
-        it is."""
+    def ready(self, path: str, origin: str, inputs: Callable[[], object],
+              make: Callable[[], bytes]) -> Page:
+        """A file built in Python (XML, JSON) whose bytes depend only on what `inputs()` gives
+        (asked only when there is a cache): made again only when that changed, else kept as it
+        is in output/; in a section, only by the worker whose turn it is."""
         if not self._mine():
             return _Elsewhere(path, b"", origin)
         if self.keys is None:
             return _Made(path, make(), origin)
-        key = self.keys.value(inputs() if callable(inputs) else inputs)
+        key = self.keys.value(inputs())
         old = self.cache.pages.get(path)
         if old and not old.template and old.fingerprint == key and self._in_output(path, old.output):
             self.traces[path] = old
@@ -541,7 +541,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
     renderer.claims = None
     listed = [(p.path, p.lastmod) for p in pages if p.in_sitemap]
     pages += [*static_files(templates),
-              renderer.ready("sitemap.xml", "sitemap.xml", (listed, site.settings),
+              renderer.ready("sitemap.xml", "sitemap.xml", lambda: (listed, site.settings),
                              lambda: sitemap(site, pages).data),
               robots(site)]
     files: dict[str, str] = {}

@@ -23,7 +23,9 @@ import yaml
 from eesite.categories import BY_SLUG
 from eesite.errors import BuildError, Problem
 from eesite.ircc import Round, load_feed, round_sort_key
-from eesite.load import Loader  # the build's loader: impossible dates are errors, not crashes
+
+# the build's loader (impossible dates are errors, not crashes) and its words for YAML errors
+from eesite.load import TOO_DEEP, Loader, yaml_reason
 
 # Keys the importer writes, in the spec's order. Editor keys follow them.
 KEY_ORDER: tuple[str, ...] = (
@@ -305,13 +307,12 @@ def _read_posts(draws: Path) -> dict[str, _Post]:
         try:
             meta = yaml.load(source, Loader=Loader)
         except RecursionError:
-            problems.append(Problem(where, 2, "", "front matter is nested too deeply to read"))
+            problems.append(Problem(where, 2, "", TOO_DEEP))
             continue
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 2 if mark is not None else 0
-            problems.append(Problem(where, line, "", f"front matter is not valid YAML: "
-                                    f"{getattr(exc, 'problem', None) or exc}"))
+            problems.append(Problem(where, line, "", yaml_reason(exc)))
             continue
         if not isinstance(meta, dict):
             problems.append(Problem(where, 2, "", "front matter must be a mapping of keys"))

@@ -160,6 +160,20 @@ def decode(data: bytes, rel: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+TOO_DEEP = "front matter is nested too deeply to read"
+
+
+def yaml_reason(err: yaml.YAMLError) -> str:
+    """What is wrong, in the editor's words. libyaml ≥ 0.2.6 (PyYAML ≥ 6.0.4) stops at 1,000
+    nested [ or { itself; older ones parse on and PyYAML runs out of stack: one message."""
+    reason = getattr(err, "problem", None) or str(err)
+    if isinstance(err, Unreadable):
+        return reason
+    if "maximum nesting depth" in reason:
+        return TOO_DEEP
+    return f"front matter is not valid YAML: {reason}"
+
+
 def split(text: str, rel: str) -> tuple[dict, dict[str, int], str]:
     """(front matter, line of each key, Markdown body) of one file's text."""
     if not text.strip():
@@ -183,13 +197,10 @@ def split(text: str, rel: str) -> tuple[dict, dict[str, int], str]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         line = mark.line + 1 if mark else 1
-        reason = getattr(err, "problem", None) or str(err)
-        if not isinstance(err, Unreadable):
-            reason = f"front matter is not valid YAML: {reason}"
+        reason = yaml_reason(err)
         raise BuildError([Problem(rel, line, "", reason)]) from None
     except RecursionError:  # thousands of nested [ or {
-        raise BuildError([Problem(rel, 2, "", "front matter is nested too deeply to read")]
-                         ) from None
+        raise BuildError([Problem(rel, 2, "", TOO_DEEP)]) from None
     if not isinstance(meta, dict):
         raise BuildError([Problem(rel, 2, "", "expected front matter of `key: value` lines, "
                                               f"got {type(meta).__name__}")])

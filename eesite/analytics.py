@@ -332,17 +332,24 @@ def _comparisons(snapshots: tuple[Snapshot, ...]) -> tuple[Comparison, ...]:
     return tuple(out)
 
 
+def _level(band: str) -> str:
+    if band == "total":
+        return "total"
+    if band in SUBTOTALS:
+        return "subtotal"
+    return "top" if band in SUBTOTALS["total"] else "part"
+
+
+_LEVELS = {band: _level(band) for members in SUBTOTALS.values() for band in (*members, "total")}
+
+
 def band_rows(dist: Distribution, before: Distribution | None = None) -> tuple[BandRow, ...]:
-    """The 18 bands as table rows, subtotals that do not add up flagged (never corrected)."""
-    parts = {p for members in SUBTOTALS.values() for p in members if p not in SUBTOTALS["total"]}
+    """The 18 bands as table rows, subtotals that do not add up flagged (never corrected).
+    (Every round's page and every snapshot's shows one: their levels are worked out once.)"""
     flagged = {band: summed for band, _, summed in dist.mismatches()}
-    rows = []
-    for band, count in dist.bands:
-        level = ("total" if band == "total" else "subtotal" if band in SUBTOTALS
-                 else "part" if band in parts else "top")
-        rows.append(BandRow(band, count, level, before.get(band) if before else None,
-                            flagged.get(band)))
-    return tuple(rows)
+    earlier = dict(before.bands) if before else {}
+    return tuple(BandRow(band, count, _LEVELS.get(band) or _level(band), earlier.get(band),
+                         flagged.get(band)) for band, count in dist.bands)
 
 
 def analyze(draws: tuple[Entry, ...]) -> Analytics:

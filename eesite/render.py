@@ -19,8 +19,10 @@ from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
+from markupsafe import Markup, escape
 
 from eesite import __version__
+from eesite.analytics import band_rows
 from eesite.cache import CACHE_DIR, Cache, digest
 from eesite.errors import BuildError, Problem
 from eesite.feeds import feed_links, feed_pages
@@ -70,6 +72,15 @@ def num(value: int) -> str:
 def signed(value: int) -> str:
     """+12 / −12 / ±0, with a real minus sign."""
     return f"+{value:,}" if value > 0 else (f"−{-value:,}" if value < 0 else "±0")
+
+
+def change(now: int, before: int) -> Markup:
+    """`<span class="delta up">+12</span>`: the change from `before` to `now`, classed by its
+    sign. A global, not a macro: a table of 10,000 rounds calls it once a row, and a Jinja
+    macro call costs ~7 µs (a third of a pool snapshot page's time)."""
+    d = now - before
+    kind = "up" if d > 0 else ("down" if d < 0 else "same")
+    return Markup(f'<span class="delta {kind}">{escape(signed(d))}</span>')
 
 
 def long_date(value: date | datetime) -> str:
@@ -128,7 +139,8 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
     )
     env.filters.update(num=num, signed=signed, long_date=long_date, utc_time=utc_time, iso=iso,
                        absolute=site.settings.absolute)
-    env.globals.update(site=site, settings=site.settings, version=__version__,
+    env.globals.update(site=site, settings=site.settings, version=__version__, change=change,
+                       band_rows=band_rows,
                        json_ld=lambda entry: json_ld(entry, site),
                        feed_links=functools.cache(lambda category="": feed_links(site, category)))
     # (feed_links: every page's <head> asks, with one of a few categories; its result is a
@@ -196,6 +208,7 @@ class Renderer:
         self.claims: Claims | None = None  # set while forked workers share the pages
         self._turn = 0
         self.staging: str | None = None  # write rendered pages there instead of keeping bytes
+        self._fragments: dict[tuple, Markup] = {}
 
     def markdown(self, entry: Entry) -> str:
         """The HTML of an entry's text (recorded as read by the page being made)."""
@@ -216,6 +229,25 @@ class Renderer:
         found = self.html.get(key)
         if found is None:
             found = self.html[key] = func(text, arg)
+        return found
+
+    def fragment(self, template: str, macro: str, *args) -> Markup:
+        """What `macro(*args)` of `template` outputs, made once per build for equal (hashable)
+        arguments: a piece that thousands of pages show alike, such as the trend pages'
+        navigation with its link to every year (~0.09 ms a page at 10,000 rounds). Pass it in
+        the pages' context, where it counts whole: an edit of the macro reaches every page."""
+        key = (template, macro, args)
+        found = self._fragments.get(key)
+        if found is None:
+            try:
+                try:
+                    found = Markup(getattr(self.env.get_template(template).module, macro)(*args))
+                except Exception:  # noqa: BLE001 - outside Template.render: Jinja's own
+                    self.env.handle_exception()  # handler gives the template's lines back
+            except Exception as err:  # noqa: BLE001 - a template problem like any other
+                self.problems.add(template_problem(err, self.templates))
+                found = Markup()
+            self._fragments[key] = found
         return found
 
     def prepare_markdown(self, entries: Iterable[Entry], jobs: int) -> None:

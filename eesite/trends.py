@@ -176,10 +176,15 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
     first, latest = chrono[0].draw.draw_date, chrono[-1].draw.draw_date
     recent = tuple(e for e in chrono if e.draw.draw_date > latest - WINDOW)
     when = site.latest_draw.post.date
-    nav = {"year_links": tuple((y.url, y.year) for y in a.years)}  # one value for every page
-    yield r.page("/numbers/", "numbers.html", "eesite/trends.py", when, a=a, **nav,
+    year_links = tuple((y.url, y.year) for y in a.years)
+
+    def nav(current: str | None) -> dict:
+        """The navigation, `current` marked (a snapshot page has none): made once a build."""
+        return {"subnav": r.fragment("trends_macros.html", "subnav", current, year_links)}
+
+    yield r.page("/numbers/", "numbers.html", "eesite/trends.py", when, a=a, **nav("/numbers/"),
                  per_year=chart(year_chart, "per-year", "Invitations per year", a.years))
-    yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a, **nav,
+    yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a, **nav("/charts/"),
                  recent=chart(crs_chart, "crs-recent", "CRS cut-off, last 12 months", recent,
                               latest - WINDOW, latest),
                  alltime=chart(crs_chart, "crs-all", "CRS cut-off, all rounds", chrono, first,
@@ -189,7 +194,8 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                  per_year=chart(year_chart, "per-year", "Invitations per year", a.years))
     for i, y in enumerate(a.years):
         start, end = date(y.year, 1, 1), (date(y.year, 12, 31) if y.complete else y.through)
-        yield r.page(y.url, "year.html", "eesite/trends.py", y.entries[-1].post.date, y=y, **nav,
+        yield r.page(y.url, "year.html", "eesite/trends.py", y.entries[-1].post.date, y=y,
+                     **nav(y.url),
                      older=a.years[i - 1] if i else None,
                      newer=a.years[i + 1] if i + 1 < len(a.years) else None,
                      crs=chart(crs_chart, f"crs-{y.year}", f"CRS cut-off in {y.year}", y.entries,
@@ -199,13 +205,13 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                                      (latest.year, latest.month) if latest.year == y.year
                                      else None))
     if a.snapshots:
-        yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a, **nav,
+        yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a, **nav("/pool/"),
                      size=chart(pool_chart, "pool-size", "Candidates in the pool",
                                 tuple((s.as_of, s.total) for s in a.snapshots)),
                      history=pool_history(a))
         for i, s in enumerate(a.snapshots):
             yield r.page(s.url, "snapshot.html", "eesite/trends.py", s.entries[-1].post.date,
-                         s=s, **nav, older=a.snapshots[i - 1] if i else None,
+                         s=s, **nav(None), older=a.snapshots[i - 1] if i else None,
                          newer=a.snapshots[i + 1] if i + 1 < len(a.snapshots) else None)
 
 

@@ -102,3 +102,23 @@ def test_bom_and_crlf_files_build_exactly_like_their_plain_twins(tmp_path: Path)
     twins = {k: v[0] for k, v in snapshot(windows / "output").items()}
     assert len(files) > 10 and files.keys() == twins.keys()
     assert [k for k in files if files[k] != twins[k]] == []
+
+
+def test_a_fragment_made_once_reports_its_template_error_like_a_page(site: SiteDir, capsys):
+    """The trend pages' navigation is rendered once a build outside any page
+    (Renderer.fragment): an error in its macro is still a problem at its file and line, with
+    nothing written, not a crash."""
+    valid_site(site)
+    assert site.run("build") == 0
+    before = snapshot(site.output)
+    macros = site.root / "templates/trends_macros.html"
+    text = macros.read_text(encoding="utf-8")
+    assert text.count("<li>Years: ") == 1
+    site.write("templates/trends_macros.html", text.replace("<li>Years: ", "<li>{{ 1 // 0 }}"))
+    line = 1 + text[:text.index("<li>Years: ")].count("\n")
+    capsys.readouterr()
+    assert site.run("build") == 1
+    err = capsys.readouterr().err
+    assert (f"templates/trends_macros.html:{line}: template error: ZeroDivisionError: "
+            "integer division or modulo by zero") in err
+    assert snapshot(site.output) == before

@@ -60,6 +60,9 @@ def test_every_edit_ends_byte_identical_to_a_clean_build(site, tmp_path, capsys,
                            .read_text().replace("</article>", "<p>Thanks.</p></article>")),
         lambda: site.write("templates/macros.html", (site.root / "templates/macros.html")
                            .read_text().replace("Older →", "Older posts →")),
+        lambda: site.write("templates/trends_macros.html",  # made once a build (fragment)
+                           (site.root / "templates/trends_macros.html").read_text()
+                           .replace("<li>Years: ", "<li>Rounds by year: ")),
         lambda: site.write("pyproject.toml", (site.root / "pyproject.toml").read_text()
                            .replace('title = "Test Draws"', 'title = "Renamed Draws"')),
         lambda: site.write("content/draws/0001-2023-07-01-stem.md",
@@ -75,6 +78,7 @@ def test_every_edit_ends_byte_identical_to_a_clean_build(site, tmp_path, capsys,
         clean.pop(".eesite-manifest")
         assert built == clean
     assert "Thanks." in site.page("posts/bye/index.html")
+    assert "Rounds by year: " in site.page("2023/index.html")
     assert not (site.output / "posts/hello").exists()
 
 

@@ -1,14 +1,15 @@
 """Incremental rendering: re-render a page only when something it showed has changed.
 
 The rule is a verifying trace (as in build systems such as Shake): while a page renders, the
-template environment records what it reads — the templates it loads, every `Entry` whose
-attributes it touches, every attribute of the `site` global and every call of a `site` method
-with its arguments. The page's fingerprint is a hash of the current value of each of those,
-plus its template name and its context. Next build, the fingerprint is recomputed from the new
-model using the recorded reads; if it is equal, the page's bytes are the same as last time and
-the file already in output/ is kept. A read that changed (or a template that changed) renders
-the page again and records a fresh trace. Because every input a template can reach is either
-recorded or part of a recorded value, the result equals a clean build — tests check that.
+template environment records what it reads — the templates it loads (with everything they
+import, to any depth), every `Entry` whose attributes it touches, every attribute of the
+`site` global and every call of a `site` method with its arguments. The page's fingerprint is
+a hash of the current value of each of those, plus its template name and its context. Next
+build, the fingerprint is recomputed from the new model using the recorded reads; if it is
+equal, the page's bytes are the same as last time and the file already in output/ is kept. A
+read that changed (or a template that changed) renders the page again and records a fresh
+trace. Because every input a template can reach is either recorded or part of a recorded
+value, the result equals a clean build — tests check that.
 
 What an `Entry` stands for in a hash: its URL, its post (file digest) and the URLs of the entries
 it links to; the linked entries count when a template reads them (they are recorded then).
@@ -26,6 +27,7 @@ from datetime import date, datetime
 from typing import Any
 
 import jinja2
+from jinja2 import meta
 from jinja2.runtime import Context
 from markupsafe import Markup
 
@@ -260,6 +262,10 @@ class TracingEnvironment(jinja2.Environment):
 
     context_class = TracingContext
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._imported: dict[str, tuple[str, ...]] = {}  # template -> the names it loads
+
     def trace_filters(self) -> None:
         """Filters see their arguments whole (call after every filter is registered)."""
         for name, func in list(self.filters.items()):
@@ -333,6 +339,32 @@ class TracingEnvironment(jinja2.Environment):
             self.reads.templates.add(self.join_path(name, parent) if parent else name)
         return super().get_template(name, parent, globals)
 
+    def with_imports(self, names) -> tuple[str, ...]:
+        """`names` and every template they extend, include or import, to any depth, by name.
+        A page sees only its own loads: the imports of an imported template run once, when
+        Jinja first builds (and caches) its module, so the charts page would not know that it
+        shows `draw_table` of macros.html through trends_macros.html."""
+        out: set[str] = set()
+        todo = list(names)
+        while todo:
+            name = todo.pop()
+            if name not in out:
+                out.add(name)
+                todo.extend(self._imports(name))
+        return tuple(sorted(out))
+
+    def _imports(self, name: str) -> tuple[str, ...]:
+        known = self._imported.get(name)
+        if known is None:
+            try:
+                tree = self.parse(self.loader.get_source(self, name)[0], name)
+                known = tuple(n for n in meta.find_referenced_templates(tree)
+                              if isinstance(n, str))  # a name computed at run time is None:
+            except jinja2.TemplateError:  # that load is recorded by the page that makes it
+                known = ()  # (a missing or broken template is the page's error)
+            self._imported[name] = known
+        return known
+
 
 def _all_plain(values: tuple) -> bool:
     """Plain values, or tuples of them to any depth (a table's rows and their links)."""
@@ -385,7 +417,7 @@ def _flat(value: object) -> bool:
 class Keys:
     """Hashes of the current model's values, each computed once per build."""
 
-    def __init__(self, site: Site, env: jinja2.Environment, post_digests: Mapping[str, str]):
+    def __init__(self, site: Site, env: TracingEnvironment, post_digests: Mapping[str, str]):
         self.site = site
         self.env = env
         self.post_digests = post_digests
@@ -584,7 +616,7 @@ class Keys:
 
     def trace(self, template: str, context: Mapping, reads: Reads, output: str,
               texts: tuple[str, ...] = ()) -> Trace:
-        templates, entries = tuple(sorted(reads.templates)), tuple(sorted(reads.entries))
+        templates, entries = self.env.with_imports(reads.templates), tuple(sorted(reads.entries))
         paths, mine = [], []
         for leaf in reads.leaves():
             (mine if _own(leaf) else paths).append(leaf)

@@ -239,11 +239,30 @@ class Renderer:
         key = (template, macro, args)
         found = self._fragments.get(key)
         if found is None:
+            where = f"{self.templates.name}/{template}"
             try:
                 try:
-                    found = Markup(getattr(self.env.get_template(template).module, macro)(*args))
+                    module = self.env.get_template(template).module
+                    if not hasattr(module, macro):
+                        raise LookupError(macro)
+                    found = Markup(getattr(module, macro)(*args))
+                except (jinja2.TemplateNotFound, LookupError):
+                    raise
                 except Exception:  # noqa: BLE001 - outside Template.render: Jinja's own
                     self.env.handle_exception()  # handler gives the template's lines back
+            except jinja2.TemplateNotFound as err:
+                if err.name != template:  # a template it imports: like any page's error
+                    self.problems.add(template_problem(err, self.templates))
+                else:  # its pages say so too; this says why eesite itself needs it
+                    self.problems.add(Problem(where, 1, "", "template error: TemplateNotFound: "
+                                              f"no {template!r} in {self.templates.name}/; eesite "
+                                              f"renders its macro {macro!r} once a build"))
+                found = Markup()
+            except LookupError:
+                self.problems.add(Problem(where, 1, "", f"template error: expected a macro "
+                                          f"{macro!r} (eesite renders it once a build), found "
+                                          "none"))
+                found = Markup()
             except Exception as err:  # noqa: BLE001 - a template problem like any other
                 self.problems.add(template_problem(err, self.templates))
                 found = Markup()
@@ -381,11 +400,13 @@ class Renderer:
 
     def check_templates(self) -> None:
         """Compile every template so syntax errors in unused ones are found too."""
-        for name in self.env.list_templates(extensions=["html", "xml", "txt"]):
+        names = self.env.list_templates(extensions=["html", "xml", "txt"])
+        for name in names:
             try:
                 self.env.get_template(name)
             except jinja2.TemplateSyntaxError as err:
                 self.problems.add(template_problem(err, self.templates))
+        self.env.with_imports(names)  # what each imports, worked out once before any fork
 
     def run(self, sections: tuple[Section, ...]) -> list[tuple[int, Page]]:
         """(position, page) of this process's share of the pages the sections yield.

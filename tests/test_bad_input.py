@@ -122,3 +122,25 @@ def test_a_fragment_made_once_reports_its_template_error_like_a_page(site: SiteD
     assert (f"templates/trends_macros.html:{line}: template error: ZeroDivisionError: "
             "integer division or modulo by zero") in err
     assert snapshot(site.output) == before
+
+
+@pytest.mark.parametrize("how", ["macro renamed", "file deleted"])
+def test_a_fragment_whose_macro_or_template_is_gone_says_so_at_that_file(site: SiteDir, capsys,
+                                                                         how: str):
+    valid_site(site)
+    assert site.run("build") == 0
+    macros = site.root / "templates/trends_macros.html"
+    if how == "file deleted":
+        macros.unlink()
+        want = ("templates/trends_macros.html:1: template error: TemplateNotFound: no "
+                "'trends_macros.html' in templates/; eesite renders its macro 'subnav' once a build")
+    else:
+        site.write("templates/trends_macros.html", macros.read_text(encoding="utf-8")
+                   .replace("{% macro subnav(", "{% macro navigation("))
+        want = ("templates/trends_macros.html:1: template error: expected a macro 'subnav' "
+                "(eesite renders it once a build), found none")
+    capsys.readouterr()
+    assert site.run("build") == 1
+    lines = [line.strip() for line in capsys.readouterr().err.splitlines()]
+    assert want in lines
+    assert all(re.match(r"^[^:\s][^:]*:[1-9][0-9]*: ", line) for line in lines[2:])  # file:line

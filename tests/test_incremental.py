@@ -60,6 +60,9 @@ def test_every_edit_ends_byte_identical_to_a_clean_build(site, tmp_path, capsys,
                            .read_text().replace("</article>", "<p>Thanks.</p></article>")),
         lambda: site.write("templates/macros.html", (site.root / "templates/macros.html")
                            .read_text().replace("Older →", "Older posts →")),
+        lambda: site.write("templates/macros.html",  # charts.html reaches draw_table only
+                           (site.root / "templates/macros.html").read_text()  # through an
+                           .replace('<th scope="col">#</th>', '<th scope="col">Round</th>')),
         lambda: site.write("templates/trends_macros.html",  # made once a build (fragment)
                            (site.root / "templates/trends_macros.html").read_text()
                            .replace("<li>Years: ", "<li>Rounds by year: ")),
@@ -79,6 +82,7 @@ def test_every_edit_ends_byte_identical_to_a_clean_build(site, tmp_path, capsys,
         assert built == clean
     assert "Thanks." in site.page("posts/bye/index.html")
     assert "Rounds by year: " in site.page("2023/index.html")
+    assert '<th scope="col">Round</th>' in site.page("charts/index.html")
     assert not (site.output / "posts/hello").exists()
 
 

@@ -2,9 +2,9 @@
 
 Each figure is the median of several runs of the real `eesite build` in a fresh process:
 cold (no output, no cache), warm with nothing changed, warm after one post's prose changed,
-warm after one post's CRS cut-off changed, and one edit in `eesite serve` until the new page is
-served. Peak memory is the largest resident set of
-the build process (and of any worker it starts). It prints one table; it never fails on speed.
+warm after one post's CRS cut-off changed, and in `eesite serve` the time from saving a post
+(a prose edit, then a cut-off edit) until the new page is served. Peak memory is the largest
+resident set of the build process (and of any worker it starts). It prints one table; it never fails on speed.
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_edit(root: Path, repeat: int) -> list[float]:
-    """Seconds from saving a post to `eesite serve` answering with the new text."""
+def serve_edit(root: Path, repeat: int) -> tuple[list[float], list[float]]:
+    """Seconds from saving a post to `eesite serve` answering with the new page: after a
+    prose edit (the sentence appended), and after a cut-off edit (the new score shown)."""
     port = free_port()
     eesite = Path(sys.executable).with_name("eesite")
     proc = subprocess.Popen([str(eesite), "serve", "--source", str(root), "--port", str(port)],
@@ -88,19 +89,26 @@ def serve_edit(root: Path, repeat: int) -> list[float]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(lambda: _get(base + "/") is not None, 300)
-        times = []
+        prose, facts = [], []
         for n in range(repeat):
-            time.sleep(0.5)
-            path = touch_post(root, 1000 + n)
-            url = base + _url_of(path)
-            marker = f"Benchmark edit number {1000 + n}."
-            started = time.perf_counter()
-            _wait_for(lambda u=url, m=marker: m in (_get(u) or ""), 60, step=0.002)
-            times.append(time.perf_counter() - started)
-        return times
+            for times, edit in ((prose, touch_post), (facts, touch_facts)):
+                time.sleep(0.5)
+                path = edit(root, 1000 + n)
+                marker = (f"Benchmark edit number {1000 + n}." if edit is touch_post else
+                          f"<dd>{_cutoff(path)}</dd>")  # the page's CRS cut-off fact
+                url = base + _url_of(path)
+                started = time.perf_counter()
+                _wait_for(lambda u=url, m=marker: m in (_get(u) or ""), 60, step=0.002)
+                times.append(time.perf_counter() - started)
+        return prose, facts
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _cutoff(path: Path) -> str:
+    return re.search(r"^crs_cutoff: (\d+)$", path.read_text(encoding="utf-8"),
+                     re.MULTILINE).group(1)
 
 
 def _url_of(path: Path) -> str:
@@ -149,7 +157,8 @@ def measure(count: int, work: Path, repeat: int, serve: bool) -> dict:
            "one": statistics.median(one), "facts": statistics.median(facts), "rss": max(rss),
            "workers": max(workers)}
     if serve:
-        row["serve"] = statistics.median(serve_edit(root, max(repeat, 5)))
+        prose, facts = serve_edit(root, max(repeat, 5))
+        row["serve"], row["serve_facts"] = statistics.median(prose), statistics.median(facts)
     return row
 
 
@@ -167,13 +176,14 @@ def main() -> None:
     print(f"\neesite {_version()} · Python {sys.version.split()[0]} · {os.cpu_count()} cores · "
           f"median of {args.repeat} runs\n")
     print("| posts | cold build | warm, no change | warm, one post's prose changed | warm, one "
-          "cut-off changed | serve: edit → served | peak RSS (main / worker) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+          "cut-off changed | serve: prose edit → served | serve: cut-off edit → served "
+          "| peak RSS (main / worker) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        serve = f"{r['serve'] * 1000:.0f} ms" if "serve" in r else "–"
+        serve = [f"{r[k] * 1000:.0f} ms" if k in r else "–" for k in ("serve", "serve_facts")]
         print(f"| {r['posts']:,} | {r['cold']:.2f} s | {r['warm']:.2f} s | {r['one']:.2f} s | "
-              f"{r['facts']:.2f} s | {serve} | {r['rss'] / mib:.0f} / {r['workers'] / mib:.0f} "
-              "MiB |")
+              f"{r['facts']:.2f} s | {serve[0]} | {serve[1]} | {r['rss'] / mib:.0f} / "
+              f"{r['workers'] / mib:.0f} MiB |")
 
 
 def _version() -> str:

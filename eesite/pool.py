@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -51,6 +52,21 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def _worker_signals() -> None:
+    """A forked worker starts with its parent's signal handlers. `eesite serve` turns SIGTERM
+    into "stop when convenient"; a worker that kept that handler outlived the SIGTERM with which
+    Pool.terminate() ends workers still waiting for a task, and the rebuild waited for it
+    forever (one rebuild in ~30 at 10,000 posts). The parent forks with both signals blocked
+    (see fork_map), so one sent before this runs waits, and kills the worker here. Ctrl-C is
+    the parent's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+
 def _run(span: tuple[int, int]) -> list:
     return [_TASK(item) for item in _ITEMS[span[0]:span[1]]]
 
@@ -72,7 +88,13 @@ def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int
     _TASK, _ITEMS = task, items
     gc.freeze()  # the workers' collector never scans (and so never copies) the parent's objects
     try:
-        with multiprocessing.get_context("fork").Pool(min(jobs, count)) as pool:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)  # this thread's only:
+        try:  # the workers are forked with them blocked (handlers can change in the main
+            pool = multiprocessing.get_context("fork").Pool(  # thread only, and serve's
+                min(jobs, count), initializer=_worker_signals)  # rebuild runs in another)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        with pool:
             for results in pool.imap(_run, list(zip(bounds, bounds[1:], strict=False))):
                 yield from results
     finally:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from eesite.pool import Claims, fork_map
 
@@ -15,19 +19,23 @@ def test_fork_map_returns_results_in_order_from_other_processes():
 
 
 def test_claims_give_every_turn_to_exactly_one_worker_and_the_idle_one_takes_more():
-    claims = Claims()
-
-    def walk(worker: int) -> list[int]:
+    def walk(item: tuple[int, Claims]) -> tuple[list[int], int]:
+        worker, claims = item
         taken = []
         for turn in range(3000):  # every worker walks every turn, as sections do
             if claims.take(turn):
                 taken.append(turn)
                 if worker == 0 and turn % 50 == 0:
                     time.sleep(0.005)  # a large page: the other worker should go on meanwhile
-        return taken
+        return taken, os.getpid()
 
-    first, second = fork_map(walk, [0, 1], 2, batches=1)
-    assert sorted(first + second) == list(range(3000))  # none lost, none made twice
+    for _ in range(10):  # a worker that starts first may run both walks, one after the other
+        claims = Claims()
+        (first, one), (second, other) = fork_map(walk, [(0, claims), (1, claims)], 2, batches=1)
+        assert sorted(first + second) == list(range(3000))  # none lost, none made twice
+        if one != other:
+            break
+    assert one != other, "the two walks never ran in two workers at once"
     assert first and len(second) > len(first)
 
 
@@ -55,3 +63,30 @@ def test_a_build_where_processes_cannot_fork_runs_in_one(site, monkeypatch, tmp_
     for tree_ in (clean, built):
         tree_.pop(".eesite-manifest")
     assert built == clean
+
+
+def test_workers_end_even_when_the_parent_keeps_sigterm_for_itself(tmp_path):
+    """`eesite serve` handles SIGTERM itself; forked workers inherit that handler. Pool ends
+    workers still waiting for a task with SIGTERM, and a worker that ignored it made the rebuild
+    wait forever (within a dozen rounds before the fix). Run in a child with a deadline: a hang
+    here must fail the test, not stop the suite."""
+    script = tmp_path / "rounds.py"
+    script.write_text(
+        "import signal, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from eesite.pool import fork_map\n"
+        "signal.signal(signal.SIGTERM, lambda *_: None)  # as eesite serve does\n"
+        "for n in range(200):\n"
+        "    assert list(fork_map(lambda k: k * k, range(4), 2, batches=1)) == [0, 1, 4, 9]\n"
+        "print('done', flush=True)\n", encoding="utf-8")
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = child.communicate(timeout=120)  # ~3 s when it works
+    except subprocess.TimeoutExpired:
+        child.kill()  # SIGKILL: the child's own SIGTERM handler would ignore a terminate()
+        for pid in subprocess.run(["pgrep", "-f", str(script)], capture_output=True,
+                                  text=True).stdout.split():
+            os.kill(int(pid), signal.SIGKILL)
+        child.communicate()
+        raise AssertionError("fork_map hung: a worker outlived Pool.terminate()") from None
+    assert child.returncode == 0 and out.strip() == "done"

@@ -340,15 +340,11 @@ def _level(band: str) -> str:
     return "top" if band in SUBTOTALS["total"] else "part"
 
 
-_LEVELS = {band: _level(band) for members in SUBTOTALS.values() for band in (*members, "total")}
-
-
 def band_rows(dist: Distribution, before: Distribution | None = None) -> tuple[BandRow, ...]:
-    """The 18 bands as table rows, subtotals that do not add up flagged (never corrected).
-    (Every round's page and every snapshot's shows one: their levels are worked out once.)"""
+    """The 18 bands as table rows, subtotals that do not add up flagged (never corrected)."""
     flagged = {band: summed for band, _, summed in dist.mismatches()}
     earlier = dict(before.bands) if before else {}
-    return tuple(BandRow(band, count, _LEVELS.get(band) or _level(band), earlier.get(band),
+    return tuple(BandRow(band, count, _level(band), earlier.get(band),
                          flagged.get(band)) for band, count in dist.bands)
 
 

@@ -239,35 +239,34 @@ class Renderer:
         key = (template, macro, args)
         found = self._fragments.get(key)
         if found is None:
-            where = f"{self.templates.name}/{template}"
-            try:
-                try:
-                    module = self.env.get_template(template).module
-                    if not hasattr(module, macro):
-                        raise LookupError(macro)
-                    found = Markup(getattr(module, macro)(*args))
-                except (jinja2.TemplateNotFound, LookupError):
-                    raise
-                except Exception:  # noqa: BLE001 - outside Template.render: Jinja's own
-                    self.env.handle_exception()  # handler gives the template's lines back
-            except jinja2.TemplateNotFound as err:
-                if err.name != template:  # a template it imports: like any page's error
-                    self.problems.add(template_problem(err, self.templates))
-                else:  # its pages say so too; this says why eesite itself needs it
-                    self.problems.add(Problem(where, 1, "", "template error: TemplateNotFound: "
-                                              f"no {template!r} in {self.templates.name}/; eesite "
-                                              f"renders its macro {macro!r} once a build"))
-                found = Markup()
-            except LookupError:
-                self.problems.add(Problem(where, 1, "", f"template error: expected a macro "
-                                          f"{macro!r} (eesite renders it once a build), found "
-                                          "none"))
-                found = Markup()
-            except Exception as err:  # noqa: BLE001 - a template problem like any other
-                self.problems.add(template_problem(err, self.templates))
-                found = Markup()
-            self._fragments[key] = found
+            found = self._fragments[key] = self._fragment(template, macro, args)
         return found
+
+    def _fragment(self, template: str, macro: str, args: tuple) -> Markup:
+        where = f"{self.templates.name}/{template}"
+        try:
+            try:
+                call = getattr(self.env.get_template(template).module, macro, None)
+                if call is None:
+                    self.problems.add(Problem(where, 1, "", f"template error: expected a macro "
+                                              f"{macro!r} (eesite renders it once a build), "
+                                              "found none"))
+                    return Markup()
+                return Markup(call(*args))
+            except jinja2.TemplateNotFound:
+                raise
+            except Exception:  # noqa: BLE001 - outside Template.render: Jinja's own handler
+                self.env.handle_exception()  # gives the template's lines back
+        except jinja2.TemplateNotFound as err:
+            if err.name == template:  # its pages say so too; this says why eesite needs it
+                self.problems.add(Problem(where, 1, "", "template error: TemplateNotFound: no "
+                                          f"{template!r} in {self.templates.name}/; eesite "
+                                          f"renders its macro {macro!r} once a build"))
+            else:  # a template it imports: like any page's error
+                self.problems.add(template_problem(err, self.templates))
+        except Exception as err:  # noqa: BLE001 - a template problem like any other
+            self.problems.add(template_problem(err, self.templates))
+        return Markup()
 
     def prepare_markdown(self, entries: Iterable[Entry], jobs: int) -> None:
         """Convert every body not in the cache up front, over `jobs` processes when many."""

@@ -470,6 +470,18 @@ def _post_pages_for(r: Renderer, sources: frozenset[str]) -> Iterator[Page | Non
 core_pages.for_texts = _post_pages_for  # the other core pages show no text
 
 
+def post_pages_now(site: Site, templates: Path, cache: Cache, sources: frozenset[str]
+                   ) -> dict[str, bytes]:
+    """The pages of the posts in `sources` alone, as they come out of `site` now: `eesite
+    serve` writes them before the rest of a rebuild. Empty when one fails (the rebuild says
+    why)."""
+    r = Renderer(site, templates, cache, lazy_html=True)
+    pages = list(_post_pages_for(r, sources))
+    if r.problems or None in pages:
+        return {}
+    return {page.path: page.data for page in pages}
+
+
 def static_files(templates: Path) -> Iterator[Page]:
     """templates/static/** copied to static/** as they are."""
     base = templates / "static"

@@ -3,8 +3,10 @@
 The server only ever serves files under output/: a request path is percent-decoded once, and
 one with `..`, a backslash, NUL or a symlink that resolves outside output/ is refused. Each HTML
 page gets a small script (added as it is sent, never written into output/) that listens on
-/__eesite/events (server-sent events, standard library only) and reloads when a rebuild
-finishes. While a rebuild runs, requests wait for it. While the last build failed, every page
+/__eesite/events (server-sent events, standard library only) and reloads when a rebuild changed
+its file (or every page: a style sheet, an error shown or gone); other tabs stay as they are.
+While a rebuild runs, requests wait for it, except for the pages it wrote ahead of the rest
+(the edited post's own page: see build._write_first). While the last build failed, every page
 still comes from the last good site and shows an overlay naming file, line and message.
 """
 
@@ -19,14 +21,14 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from eesite.watch import Live
 
 EVENTS = "/__eesite/events"
 PORT_TRIES = 20
 _SCRIPT = """<script>/* eesite serve: live reload (not in output/) */
-(function(){var s=new EventSource("%s?since=%d");
+(function(){var s=new EventSource("%s?since=%d%s");
 s.addEventListener("reload",function(){s.close();location.reload();});})();
 </script>"""
 _OVERLAY = """<div id="eesite-error" role="alert" style="position:fixed;inset:0;z-index:2147483647;
@@ -65,9 +67,23 @@ def resolve(output: Path, target: str) -> Path | None:
     return real if real.is_file() and real.name != ".eesite-manifest" else None
 
 
-def inject(page: bytes, live: Live, generation: int) -> bytes:
-    """The page with the reload script and, after a failed build, the error overlay."""
-    extra = _SCRIPT % (EVENTS, generation)
+def wanted(target: str) -> str | None:
+    """The output file a request target would name if it is a page, without touching the
+    disk (a request may go ahead of a rebuild only for a file the rebuild wrote already)."""
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    try:
+        path = unquote(path, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    path = path.strip("/")
+    return f"{path}/index.html" if path and "." not in path.rsplit("/", 1)[-1] else path or \
+        "index.html"
+
+
+def inject(page: bytes, live: Live, generation: int, file: str | None = None) -> bytes:
+    """The page with the reload script and, after a failed build, the error overlay. `file`:
+    the output file it shows, which it reloads for (None: any rebuild)."""
+    extra = _SCRIPT % (EVENTS, generation, f"&file={quote(file)}" if file else "")
     error = live.error
     if error is not None:
         items = "".join(f"<li>{html.escape(str(p))}</li>" for p in error.problems)
@@ -96,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self, body: bool) -> None:
         live, output = self.server.live, self.server.output
-        live.wait_idle(timeout=120)
+        live.wait_idle(timeout=120, file=wanted(self.path))
         with live.state:
             generation = live.generation
         try:
@@ -118,7 +134,9 @@ class Handler(BaseHTTPRequestHandler):
                 data, status = b"not found\n", HTTPStatus.NOT_FOUND
             kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             if kind == "text/html":
-                data, kind = inject(data, live, generation), "text/html; charset=utf-8"
+                shown = path.relative_to(output.resolve()).as_posix() \
+                    if status == HTTPStatus.OK else None
+                data, kind = inject(data, live, generation, shown), "text/html; charset=utf-8"
             elif kind.startswith("text/") or kind in ("application/json", "application/xml"):
                 kind += "; charset=utf-8"
         self.send_response(status)
@@ -130,11 +148,12 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _events(self) -> None:
-        """Server-sent events: `reload` once the generation moves past the page's own."""
+        """Server-sent events: `reload` once the page's file (`file`, else any) changed after
+        the generation it was served at (`since`)."""
         live = self.server.live
-        query = self.path.partition("?")[2]
-        since = next((int(v) for k, _, v in (p.partition("=") for p in query.split("&"))
-                      if k == "since" and v.isdigit()), None)
+        query = parse_qs(self.path.partition("?")[2])
+        since = next((int(v) for v in query.get("since", ()) if v.isdigit()), None)
+        file = query.get("file", [None])[0]
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")
@@ -148,9 +167,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             while not self.server.stopping:
                 with live.state:
-                    live.state.wait_for(lambda: (live.generation != seen and not live.building)
+                    live.state.wait_for(lambda: live.reload_due(seen, file)
                                         or self.server.stopping, timeout=10)
-                    generation, changed = live.generation, live.generation != seen
+                    generation, changed = live.generation, live.reload_due(seen, file)
                 if self.server.stopping:
                     return
                 if changed:

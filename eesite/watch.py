@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,8 +68,12 @@ class _Handler(FileSystemEventHandler):
 class Live:
     """The rebuild loop shared by `eesite watch` and `eesite serve`.
 
-    `building` is true from the first event of a burst until its rebuild is done; `generation`
-    counts finished rebuilds (the browser reloads when it moves); `error` is the last failure.
+    `building` is true from the first event of a burst until its rebuild is done; `error` is
+    the last failure. `generation` counts what was published: each rebuild, and the pages a
+    rebuild wrote ahead of the rest (`fresh` while it runs). `versions` holds the generation
+    that last changed each output file, and `everything` the last one that changed every page
+    (an error shown or gone, a file under static/): a page reloads only when its own file or
+    everything changed since it was served (`reload_due`).
     """
 
     def __init__(self, options: Options, base_url: str | None = None,
@@ -80,7 +84,11 @@ class Live:
         self.state = threading.Condition()
         self.building = False
         self.generation = 0
+        self.versions: dict[str, int] = {}
+        self.everything = 0
+        self.fresh: frozenset[str] = frozenset()
         self.error: BuildError | None = None
+        self._before: dict | None = None  # the output index as the running rebuild found it
         self._poked = 0.0
         self._first = 0.0
         self._stop = False
@@ -97,18 +105,19 @@ class Live:
         `touched`: the files changed since the last good build, as watchdog named them (None:
         unknown; every source file is then stat'ed)."""
         started = time.perf_counter()
+        self._before = dict(self._cache.output) if self._cache is not None else None
         try:
             settings = load_settings(self.options.source, base_url=self.base_url)
             if self._cache is None or self._cache.key != settings_key(settings):
                 self._cache = Cache.open(self.options.source, settings)
                 self._session = Session()
+                self._before = None  # a new cache: which files changed is not known
             made, report = build(self.options, settings, self._cache, persist=False,
                                  session=self._session,
                                  touched=frozenset(touched) if touched is not None else None,
-                                 trust_output=touched is not None)
+                                 trust_output=touched is not None, first=self._ahead)
         except BuildError as err:
-            with self.state:
-                self.error = err
+            self._publish(err)
             if err.problems != self._said:
                 self._said = err.problems
                 count = len(err.problems)
@@ -117,14 +126,55 @@ class Live:
                 for problem in err.problems:
                     self.say(f"  {problem}")
             return False
-        with self.state:
-            self.error = None
+        self._publish(None)
         if self._said:
             self.say("fixed: the site builds again")
         self._said = ()
         self.say(f"built {made.draws} draws, {made.articles} articles: {report.written} "
                  f"written, {report.removed} removed in {time.perf_counter() - started:.2f} s")
         return True
+
+    def _ahead(self, written: Mapping[str, tuple]) -> None:
+        """Pages a rebuild wrote ahead of the rest (build._write_first): final already, so they
+        are served, and their open tabs reloaded, while the rest is built."""
+        with self.state:
+            if self._before is not None:
+                self._before.update(written)  # not changed again by the rest of the rebuild
+            self.generation += 1
+            self.versions.update(dict.fromkeys(written, self.generation))
+            self.fresh = self.fresh | written.keys()
+            self.state.notify_all()
+
+    def _publish(self, error: BuildError | None) -> None:
+        """A rebuild ended, well or not: the files it changed (by digest) get a new version."""
+        after = self._cache.output if self._cache is not None else None
+        with self.state:
+            before, self._before = self._before, None
+            self.generation += 1
+            if before is None or after is None:
+                self.everything = self.generation  # not known what changed: every page
+            else:
+                changed = [rel for rel, known in after.items()
+                           if (before.get(rel) or ("",))[0] != known[0]]
+                changed += before.keys() - after.keys()
+                self.versions.update(dict.fromkeys(changed, self.generation))
+                if any(rel.startswith("static/") for rel in changed):
+                    self.everything = self.generation  # a style sheet: every page shows it
+            if (error is None) != (self.error is None) or (
+                    error is not None and error.problems != self.error.problems):
+                self.everything = self.generation  # the overlay comes, goes or changes
+            self.error, self.fresh = error, frozenset()
+            self.state.notify_all()
+
+    def reload_due(self, since: int, file: str | None) -> bool:
+        """Should a page served at generation `since` reload now? `file`: the output file it
+        shows (None: it reloads on any rebuild, e.g. a 404 page, which a new post may
+        replace). Not while a rebuild runs, except for a page written ahead (it is final).
+        Call with `state` held."""
+        version = self.versions.get(file, 0) if file is not None else self.generation
+        if file in self.fresh and version > since:
+            return True
+        return not self.building and (self.everything > since or version > since)
 
     def save_cache(self) -> None:
         if self._cache is not None:
@@ -175,7 +225,6 @@ class Live:
                     self._first = time.monotonic()
                     continue
                 self.building = False
-                self.generation += 1
                 self.state.notify_all()
             if done and touched is not None:
                 self._check_output()
@@ -213,7 +262,9 @@ class Live:
             self._thread.join(timeout=60)
         self.save_cache()
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block while a rebuild is pending or running (page requests call this)."""
+    def wait_idle(self, timeout: float | None = None, file: str | None = None) -> bool:
+        """Block while a rebuild is pending or running (page requests call this), unless it
+        has written `file` already (`fresh`)."""
         with self.state:
-            return self.state.wait_for(lambda: not self.building or self._stop, timeout)
+            return self.state.wait_for(
+                lambda: not self.building or self._stop or file in self.fresh, timeout)

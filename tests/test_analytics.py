@@ -256,18 +256,6 @@ def server(out):
     httpd.shutdown()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        yield b
-        b.close()
-
-
 @pytest.mark.parametrize("url", ["/charts/", "/2025/", "/numbers/", "/pool/", "/pool/2023-04-26/",
                                  "/draws/247/"])
 def test_no_horizontal_scroll_at_375px(browser, server, url):

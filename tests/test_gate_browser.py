@@ -7,17 +7,12 @@ key page at both widths go to test-artifacts/ so a person can look at them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.conftest import ARTIFACTS, Served, tool
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 WCAG = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
 # The dark palette changes only colours: rerun only the rules about colour there.
 COLOUR = {"type": "rule", "values": ["color-contrast", "link-in-text-block"]}
@@ -74,14 +69,6 @@ OVERFLOW_JS = """() => {
   }
   return out.slice(0, 20);
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def axe_violations(page, rules: dict = WCAG) -> list[str]:

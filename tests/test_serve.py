@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from eesite.build import Options
-from eesite.serve import EVENTS, Refused, bind, resolve
+from eesite.serve import EVENTS, Refused, bind, resolve, wanted
 from eesite.watch import Live, is_noise
 from tests.conftest import NOW, draw_text, post_text
 from tests.test_incremental import clean_build, tree
@@ -33,11 +34,11 @@ def wait_until(check, timeout: float = 20.0) -> None:
 class Served:
     """A site being served in this process, as `eesite serve` does."""
 
-    def __init__(self, site):
+    def __init__(self, site, live: type[Live] = Live):
         self.site = site
         self.said: list[str] = []
         options = Options(site.root, site.output, now=NOW)
-        self.live = Live(options, say=self.said.append)
+        self.live = live(options, say=self.said.append)
         self.server = bind("127.0.0.1", free_port(), self.live, site.output, self.said.append)
         self.port = self.server.server_address[1]
         self.live.rebuild()
@@ -45,8 +46,8 @@ class Served:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def get(self, path: str) -> tuple[int, str]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+    def get(self, path: str, timeout: float = 60) -> tuple[int, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request("GET", path)
             response = conn.getresponse()
@@ -79,19 +80,29 @@ def served(site):
     server.close()
 
 
-def reload_event(served: Served, since: int) -> str:
-    """What /__eesite/events sends to a page that was served at generation `since`."""
-    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
-    conn.request("GET", f"{EVENTS}?since={since}")
+def reload_event(served: Served, since: int, file: str | None = None, wait: float = 30) -> str:
+    """What /__eesite/events sends within `wait` seconds to a page that was served at
+    generation `since` and shows `file` (None: a page that reloads on any rebuild)."""
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=wait)
+    conn.request("GET", f"{EVENTS}?since={since}" + (f"&file={file}" if file else ""))
     response = conn.getresponse()
-    text = ""
-    while "event: reload" not in text:
-        line = response.fp.readline().decode()
-        if not line:
-            break
-        text += line
+    text, end = "", time.monotonic() + wait  # (pings every 10 s keep the socket busy)
+    try:
+        while "event: reload" not in text and time.monotonic() < end:
+            line = response.fp.readline().decode()
+            if not line:
+                break
+            text += line
+    except TimeoutError:
+        pass
     conn.close()
     return text
+
+
+def served_at(page: str) -> tuple[int, str | None]:
+    """The generation and file a served page's reload script names."""
+    found = re.search(r'since=(\d+)(?:&file=([^"]+))?"', page)
+    return int(found[1]), found[2]
 
 
 def test_edit_create_rename_delete_a_post_and_listings_follow(served, site, tmp_path):
@@ -297,4 +308,155 @@ def test_output_files_deleted_by_hand_come_back_after_a_quick_rebuild(site, tmp_
         served.live.wait_idle()
         assert tree(site.output) == clean_build(site, tmp_path)
     finally:
+        served.close()
+
+
+def test_only_the_tabs_whose_page_changed_reload(site):
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    age(site.root)
+    served = Served(site)
+    try:
+        since, file = served_at(served.get("/posts/hello/")[1])
+        assert file == "posts/hello/index.html"
+        assert served_at(served.get("/no/such/page/")[1]) == (since, None)  # 404: any rebuild
+        site.write("content/posts/hello.md", post_text("Hello", extra="tags: [analysis]\n",
+                                                       body="New words."))
+        wait_until(lambda: served.shows("/posts/hello/", "New words."))
+        served.live.wait_idle()
+        assert "event: reload" in reload_event(served, since, "posts/hello/index.html")
+        assert "event: reload" in reload_event(served, since)  # the 404 page's
+        assert "event: reload" not in reload_event(served, since, "draws/1/index.html", wait=1.5)
+
+        since = served.live.generation  # a style sheet: every page reloads
+        style = site.root / "templates/static/style.css"
+        style.write_text(style.read_text() + "\n/* edited */\n")
+        wait_until(lambda: served.shows("/static/style.css", "/* edited */"))
+        served.live.wait_idle()
+        assert "event: reload" in reload_event(served, since, "draws/1/index.html")
+
+        since = served.live.generation  # an error overlay comes: every page reloads
+        site.write("content/draws/0001-2023-07-01-stem.md",
+                   draw_text("1", crs='"48six"', draw_date="2023-07-01"))
+        wait_until(lambda: served.shows("/draws/2/", "eesite-error"))
+        assert "event: reload" in reload_event(served, since, "posts/other/index.html")
+    finally:
+        served.close()
+
+
+class Held(Live):
+    """`eesite serve`'s rebuild loop, stopped right after a rebuild wrote the edited post's
+    page ahead of the rest, until the test lets it go on."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ahead, self.go_on, self.written = threading.Event(), threading.Event(), {}
+
+    def _ahead(self, written):
+        super()._ahead(written)
+        self.written = dict(written)
+        self.ahead.set()
+        self.go_on.wait(60)
+
+
+def test_the_edited_post_page_is_served_before_the_rest_of_the_rebuild(site, tmp_path):
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    age(site.root)
+    served = Served(site, Held)
+    live = served.live
+    try:
+        since, _ = served_at(served.get("/draws/1/")[1])
+        site.write("content/draws/0001-2023-07-01-stem.md",  # a fact: the full rebuild
+                   draw_text("1", crs=455, draw_date="2023-07-01"))
+        assert live.ahead.wait(20)
+        assert live.building and list(live.written) == ["draws/1/index.html"]
+        status, page = served.get("/draws/1/", timeout=10)  # answered now: the rest waits
+        assert status == 200 and "<dd>455</dd>" in page
+        assert "event: reload" in reload_event(served, since, "draws/1/index.html")
+        assert "event: reload" not in reload_event(served, since, "draws/2/index.html", wait=1)
+        listing: list = []
+        waiting = threading.Thread(target=lambda: listing.append(served.get("/draws/")))
+        waiting.start()
+        waiting.join(1)
+        assert waiting.is_alive() and not listing  # the archive is not rebuilt yet
+        live.go_on.set()
+        waiting.join(30)
+        assert "455" in listing[0][1]
+        assert "event: reload" in reload_event(served, since, "draws/2/index.html")  # round 1
+        # the page served ahead was final: it does not reload again
+        assert "event: reload" not in reload_event(served, *served_at(page), wait=1.5)
+        live.wait_idle()
+        assert tree(site.output) == clean_build(site, tmp_path)
+    finally:
+        live.go_on.set()
+        served.close()
+
+
+def test_a_page_written_ahead_is_put_back_when_the_rebuild_fails(site):
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    age(site.root)
+    served = Served(site, Held)
+    live = served.live
+    archive = site.root / "templates/archive.html"
+    good = archive.read_text()
+    try:
+        site.write("content/draws/0001-2023-07-01-stem.md",
+                   draw_text("1", crs=455, draw_date="2023-07-01"))
+        assert live.ahead.wait(20)
+        assert "<dd>455</dd>" in served.get("/draws/1/")[1]
+        archive.write_text("{% extends 'base.html' %}{% block content %}{% if %}")
+        live.go_on.set()
+        wait_until(lambda: served.shows("/draws/1/", "templates/archive.html:1"))
+        page = served.get("/draws/1/")[1]
+        assert "<dd>481</dd>" in page and "455" not in page  # the last good site, whole
+        assert "<dd>481</dd>" in site.page("draws/1/index.html")
+        archive.write_text(good)
+        wait_until(lambda: "eesite-error" not in served.get("/draws/1/")[1])
+        assert "<dd>455</dd>" in served.get("/draws/1/")[1]
+    finally:
+        live.go_on.set()
+        served.close()
+
+
+def test_wanted_names_the_file_a_request_would_get():
+    assert wanted("/") == "index.html"
+    assert wanted("/draws/1/") == wanted("/draws/1") == "draws/1/index.html"
+    assert wanted("/draws/1/?x=1#top") == "draws/1/index.html"
+    assert wanted("/static/style.css") == "static/style.css"
+    assert wanted("/caf%C3%A9/") == "café/index.html"
+    assert wanted("/%ff/") is None
+
+
+def test_live_reload_in_a_browser_reloads_only_the_changed_page(site, browser):
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    age(site.root)
+    served = Served(site)
+    context = browser.new_context()
+    try:
+        edited, other = context.new_page(), context.new_page()
+        base = f"http://127.0.0.1:{served.port}"
+        for tab, path in ((edited, "/draws/1/"), (other, "/posts/other/")):
+            tab.goto(base + path)
+            tab.evaluate("window.untouched = true")
+        edited.wait_for_timeout(300)  # both tabs are listening
+        site.write("content/draws/0001-2023-07-01-stem.md",
+                   draw_text("1", crs=455, draw_date="2023-07-01"))
+        edited.wait_for_function("document.body.innerText.includes('455')", timeout=20000)
+        assert edited.evaluate("window.untouched") is None  # it reloaded
+        served.live.wait_idle()
+        other.wait_for_timeout(1000)
+        assert other.evaluate("window.untouched") is True  # its page did not change
+    finally:
+        context.close()
         served.close()

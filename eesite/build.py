@@ -26,7 +26,7 @@ from eesite.load import find_sources, is_post_file, load_content
 from eesite.model import Site, build_site
 from eesite.occupations import OccupationIndex, load_occupations, with_draws
 from eesite.pool import cores
-from eesite.render import SECTIONS, Page, post_pages_now, render, render_site
+from eesite.render import SECTIONS, Page, post_pages_now, render, render_site, url_to_path
 from eesite.settings import Settings
 from eesite.state import (
     Summary,
@@ -158,8 +158,8 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             report = _write_prose(made, options, cache, live)
         else:
             site = model_of(posts, lists, options, settings)
-            ahead = _write_first(site, options, cache, touched, first) if first and hinted \
-                else {}
+            ahead = _write_first(site, session.site, options, cache, touched, first) \
+                if first and hinted and session.site is not None else {}
             try:
                 report = _render_and_write(site, options, cache, jobs)
             except BaseException:
@@ -167,6 +167,9 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
                     cache.output = {**cache.output,
                                     **rewrite(options.output, ahead, cache.output)}
                 raise
+            if ahead:  # written already: the full write found them unchanged
+                report = replace(report, written=report.written + len(ahead),
+                                 unchanged=report.unchanged - len(ahead))
             span = published_span(posts, now, options.drafts, options.future)
             if session is not None:
                 session.remember(cache.posts, others, span, key, site if live else None,
@@ -191,28 +194,34 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
 FIRST_LIMIT = 3  # serve: the pages of at most this many edited posts go ahead of the rest
 
 
-def _write_first(site: Site, options: Options, cache: Cache, touched: frozenset[str],
-                 told: Callable[[Mapping[str, tuple]], None]) -> dict[str, bytes]:
+def _write_first(site: Site, previous: Site, options: Options, cache: Cache,
+                 touched: frozenset[str], told: Callable[[Mapping[str, tuple]], None]
+                 ) -> dict[str, bytes]:
     """`eesite serve`: the pages of the edited posts, written in place ahead of a full rebuild
     (seconds at 10,000 posts), so that the editor's page is served as soon as it is made; the
     server, `told` which files are done, serves and reloads them while the rest is built
     (Hugo renders the pages open in a browser first for the same reason). Returns their old
     bytes, put back if the rest of the build fails: a failed build leaves the last good site
-    whole. A page eesite has not written before (a new post) waits for the full build."""
+    whole. Only a page at the path the same post had in the last good model (`previous`)
+    goes ahead: a new post, or a new slug, which may take another page's path (the full
+    build refuses two items at one URL), waits for the full build."""
     sources = frozenset(os.path.relpath(path, options.source).replace(os.sep, "/")
                         for path in touched)
     if not 0 < len(sources) <= FIRST_LIMIT:
         return {}
     made = post_pages_now(site, options.source / "templates", cache, sources)
+    was = {url_to_path(e.url) for e in (*previous.entries, *previous.pages)
+           if e.post.source in sources}
+    if not made or made.keys() != was or not was <= cache.output.keys():
+        return {}
     try:
         old = {rel: safe_join(options.output, rel).read_bytes() for rel in made}
     except (OSError, ValueError):  # gone from output/ (the full build puts it back)
         return {}
-    if not made or not old.keys() <= cache.output.keys():
-        return {}
     written = rewrite(options.output, made, cache.output)
     if written:
         cache.output = {**cache.output, **written}
+        cache.changed.add("output")  # the full build finds these files as they are now
         told(written)
     return {rel: old[rel] for rel in written}
 

@@ -28,7 +28,7 @@ from eesite.watch import Live
 EVENTS = "/__eesite/events"
 PORT_TRIES = 20
 _SCRIPT = """<script>/* eesite serve: live reload (not in output/) */
-(function(){var s=new EventSource("%s?since=%d%s");
+(function(){var s=new EventSource("%s?run=%s&since=%d%s");
 s.addEventListener("reload",function(){s.close();location.reload();});})();
 </script>"""
 _OVERLAY = """<div id="eesite-error" role="alert" style="position:fixed;inset:0;z-index:2147483647;
@@ -83,7 +83,7 @@ def wanted(target: str) -> str | None:
 def inject(page: bytes, live: Live, generation: int, file: str | None = None) -> bytes:
     """The page with the reload script and, after a failed build, the error overlay. `file`:
     the output file it shows, which it reloads for (None: any rebuild)."""
-    extra = _SCRIPT % (EVENTS, generation, f"&file={quote(file)}" if file else "")
+    extra = _SCRIPT % (EVENTS, live.run, generation, f"&file={quote(file)}" if file else "")
     error = live.error
     if error is not None:
         items = "".join(f"<li>{html.escape(str(p))}</li>" for p in error.problems)
@@ -149,11 +149,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _events(self) -> None:
         """Server-sent events: `reload` once the page's file (`file`, else any) changed after
-        the generation it was served at (`since`)."""
+        the generation it was served at (`since`), or at once if it was served by an earlier
+        run of the server (`run`: its generations count from zero again)."""
         live = self.server.live
         query = parse_qs(self.path.partition("?")[2])
         since = next((int(v) for v in query.get("since", ()) if v.isdigit()), None)
         file = query.get("file", [None])[0]
+        if query.get("run", [live.run])[0] != live.run:
+            since, file = -1, None  # any generation is news to it
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")

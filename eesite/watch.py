@@ -84,6 +84,8 @@ class Live:
         self.state = threading.Condition()
         self.building = False
         self.generation = 0
+        self.run = f"{os.getpid()}-{time.time_ns()}"  # this server's run: a tab from an earlier
+        # one (the server restarted) names generations of that run, so it reloads at once
         self.versions: dict[str, int] = {}
         self.everything = 0
         self.fresh: frozenset[str] = frozenset()
@@ -116,8 +118,11 @@ class Live:
                                  session=self._session,
                                  touched=frozenset(touched) if touched is not None else None,
                                  trust_output=touched is not None, first=self._ahead)
-        except BuildError as err:
-            self._publish(err)
+        except Exception as err:
+            if not isinstance(err, BuildError):  # a bug or the disk (ENOSPC): say it too
+                err = BuildError([Problem("eesite", message=f"rebuild failed: "
+                                          f"{type(err).__name__}: {err}")])
+            self._publish(err)  # also takes back pages written ahead (they are put back)
             if err.problems != self._said:
                 self._said = err.problems
                 count = len(err.problems)
@@ -264,7 +269,10 @@ class Live:
 
     def wait_idle(self, timeout: float | None = None, file: str | None = None) -> bool:
         """Block while a rebuild is pending or running (page requests call this), unless it
-        has written `file` already (`fresh`)."""
+        has written `file` already (`fresh`). A rebuild that wrote pages ahead had only post
+        files changed (build.py), so static/ is final too: the page's style sheet and
+        scripts must not wait, or the browser cannot paint the page written ahead."""
         with self.state:
             return self.state.wait_for(
-                lambda: not self.building or self._stop or file in self.fresh, timeout)
+                lambda: not self.building or self._stop or file in self.fresh
+                or (self.fresh and file is not None and file.startswith("static/")), timeout)

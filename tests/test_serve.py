@@ -80,11 +80,14 @@ def served(site):
     server.close()
 
 
-def reload_event(served: Served, since: int, file: str | None = None, wait: float = 30) -> str:
+def reload_event(served: Served, since: int, file: str | None = None, wait: float = 30,
+                 run: str | None = None) -> str:
     """What /__eesite/events sends within `wait` seconds to a page that was served at
-    generation `since` and shows `file` (None: a page that reloads on any rebuild)."""
+    generation `since` of the server's `run` (default: this one) and shows `file` (None: a
+    page that reloads on any rebuild)."""
     conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=wait)
-    conn.request("GET", f"{EVENTS}?since={since}" + (f"&file={file}" if file else ""))
+    conn.request("GET", f"{EVENTS}?run={run or served.live.run}&since={since}"
+                 + (f"&file={file}" if file else ""))
     response = conn.getresponse()
     text, end = "", time.monotonic() + wait  # (pings every 10 s keep the socket busy)
     try:
@@ -379,6 +382,8 @@ def test_the_edited_post_page_is_served_before_the_rest_of_the_rebuild(site, tmp
         assert status == 200 and "<dd>455</dd>" in page
         assert "event: reload" in reload_event(served, since, "draws/1/index.html")
         assert "event: reload" not in reload_event(served, since, "draws/2/index.html", wait=1)
+        status, _ = served.get("/static/style.css", timeout=10)  # so that the page can paint
+        assert status == 200
         listing: list = []
         waiting = threading.Thread(target=lambda: listing.append(served.get("/draws/")))
         waiting.start()
@@ -426,6 +431,114 @@ def test_a_page_written_ahead_is_put_back_when_the_rebuild_fails(site):
         served.close()
 
 
+def test_a_rebuild_that_fails_otherwise_than_on_input_is_shown_and_put_back(site, monkeypatch):
+    """A disk that fills up mid-rebuild (no BuildError): the page written ahead is put back,
+    its tab told to reload, the overlay says what happened, and nothing stays `fresh`."""
+    import errno
+
+    import eesite.build
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    age(site.root)
+    served = Served(site, Held)
+    live = served.live
+    full = eesite.build._render_and_write
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    try:
+        monkeypatch.setattr(eesite.build, "_render_and_write", disk_full)
+        site.write("content/draws/0001-2023-07-01-stem.md",
+                   draw_text("1", crs=455, draw_date="2023-07-01"))
+        assert live.ahead.wait(20)
+        page = served.get("/draws/1/")[1]
+        assert "<dd>455</dd>" in page
+        live.go_on.set()
+        live.wait_idle()
+        assert live.fresh == frozenset()
+        assert "<dd>481</dd>" in site.page("draws/1/index.html")  # put back
+        shown = served.get("/draws/1/")[1]
+        assert "rebuild failed: OSError" in shown and "No space left on device" in shown
+        assert "event: reload" in reload_event(served, *served_at(page), wait=10)
+        monkeypatch.setattr(eesite.build, "_render_and_write", full)
+        live.ahead.clear()
+        site.write("content/posts/hello.md", post_text("Hello", body="Words."))
+        wait_until(lambda: "eesite-error" not in served.get("/draws/1/")[1])
+        assert "<dd>455</dd>" in served.get("/draws/1/")[1]
+    finally:
+        live.go_on.set()
+        served.close()
+
+
+def test_a_new_slug_never_goes_ahead_onto_another_page(site):
+    """A page given the slug of a listing would take its path: it waits for the full build,
+    which refuses two items at one URL, and the listing is never overwritten meanwhile."""
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    site.write("content/pages/about.md", post_text("About", body="About us."))
+    age(site.root)
+    served = Served(site, Held)
+    live = served.live
+    try:
+        listing = site.page("categories/index.html")
+        site.write("content/pages/about.md",
+                   post_text("About", extra="slug: categories\n", body="About us."))
+        wait_until(lambda: served.shows("/about/", "eesite-error"))
+        assert not live.ahead.is_set()
+        assert site.page("categories/index.html") == listing
+    finally:
+        live.go_on.set()
+        served.close()
+
+
+def test_a_page_written_ahead_is_counted_and_its_index_saved(site):
+    """The terminal counts the page written ahead, and the cache saved when serve stops
+    records it as it is on disk (the next `eesite build` takes the no-change shortcut)."""
+    from eesite.cache import Cache
+    from eesite.settings import load_settings
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    site.write("content/pages/about.md", post_text("About", extra="summary: one\n", body="Us."))
+    age(site.root)
+    served = Served(site)
+    try:
+        served.live.save_cache()
+        site.write("content/pages/about.md", post_text("About", extra="summary: two\n",
+                                                       body="Us."))
+        wait_until(lambda: served.shows("/about/", "two"))
+        served.live.wait_idle()
+        assert " 1 written, " in served.said[-1]
+    finally:
+        served.close()  # saves the cache
+    known = Cache.open(site.root, load_settings(site.root)).output["about/index.html"]
+    st = os.stat(site.output / "about/index.html")
+    assert known[1:] == (st.st_size, st.st_mtime_ns)
+
+
+def test_a_tab_from_an_earlier_run_of_the_server_reloads_at_once(site):
+    """A tab left open across a restart reconnects naming a generation of the old run (which
+    may be far ahead of the new run's count): it reloads at once instead of never."""
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    served = Served(site)
+    try:
+        page = served.get("/draws/1/")[1]
+        assert f"run={served.live.run}&" in page
+        since, file = served_at(page)
+        assert "event: reload" in reload_event(served, 40, file, wait=10, run="1-2")
+        assert "event: reload" not in reload_event(served, since, file, wait=1)
+    finally:
+        served.close()
+
+
 def test_wanted_names_the_file_a_request_would_get():
     assert wanted("/") == "index.html"
     assert wanted("/draws/1/") == wanted("/draws/1") == "draws/1/index.html"
@@ -458,5 +571,31 @@ def test_live_reload_in_a_browser_reloads_only_the_changed_page(site, browser):
         other.wait_for_timeout(1000)
         assert other.evaluate("window.untouched") is True  # its page did not change
     finally:
+        context.close()
+        served.close()
+
+
+def test_a_page_written_ahead_paints_in_a_browser_before_the_rebuild_ends(site, browser):
+    """Its style sheet must not wait for the rest of the rebuild, or chromium cannot paint
+    the page that was served ahead."""
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    age(site.root)
+    served = Served(site, Held)
+    live = served.live
+    context = browser.new_context()
+    try:
+        site.write("content/draws/0001-2023-07-01-stem.md",
+                   draw_text("1", crs=455, draw_date="2023-07-01"))
+        assert live.ahead.wait(20)
+        tab = context.new_page()
+        tab.goto(f"http://127.0.0.1:{served.port}/draws/1/", wait_until="load", timeout=15000)
+        tab.wait_for_function("performance.getEntriesByType('paint').length > 0", timeout=5000)
+        assert live.building and "455" in tab.inner_text("main")
+        assert tab.evaluate("document.styleSheets[0].cssRules.length") > 0
+    finally:
+        live.go_on.set()
         context.close()
         served.close()

@@ -126,7 +126,9 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
     key = (options.drafts, options.future, str(options.output))
     if cache is None and options.cache:
         cache = Cache.open(options.source, settings)
-    if cache is not None and (session is None or session.site is not None):
+    if cache is not None and (session is None or session.site is not None) and not touched:
+        # (files named by watchdog changed: their stamps cannot all be as recorded, and
+        # checking them all costs a stat of every source, 0.1 s at 10,000 posts)
         done = unchanged(cache.state, options.source, key, now, cache.output, options.output)
         if done is not None:
             return done, WriteReport(0, done.files, 0, cache.output)

@@ -377,6 +377,16 @@ class TracingEnvironment(jinja2.Environment):
         return known
 
 
+def known_imports(found: Mapping[tuple[str, str], tuple[str, ...]]) -> None:
+    """What earlier builds found each version of a template loads (the cache's `imports`)."""
+    _IMPORTS.update(found)
+
+
+def imports_of(digests: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """What the templates (name → source digest) load, as far as worked out: for the cache."""
+    return {key: _IMPORTS[key] for key in digests.items() if key in _IMPORTS}
+
+
 def _all_plain(values: tuple) -> bool:
     """Plain values, or tuples of them to any depth (a table's rows and their links)."""
     for item in values:

@@ -26,7 +26,7 @@ from eesite.analytics import band_rows
 from eesite.cache import CACHE_DIR, Cache, digest
 from eesite.errors import BuildError, Problem
 from eesite.feeds import feed_links, feed_pages
-from eesite.incremental import Keys, Reads, Trace, TracingEnvironment
+from eesite.incremental import Keys, Reads, Trace, TracingEnvironment, imports_of, known_imports
 from eesite.model import Entry, Site
 from eesite.occupation_pages import occupation_pages
 from eesite.pool import Claims, can_fork, fork_map
@@ -191,6 +191,8 @@ class Renderer:
         if compiled:
             compiled.mkdir(parents=True, exist_ok=True)
         self.env = make_environment(templates, site, compiled)
+        if cache is not None:
+            known_imports(cache.imports)
         self.md = new_markdown()
         self.problems: set[Problem] = set()
         self.cache = cache
@@ -646,6 +648,10 @@ def _update_cache(cache: Cache, renderer: Renderer, entries, traces: dict, rende
     if names != cache.templates:
         cache.templates = names
         cache.changed.add("templates")
+    imports = imports_of(names)
+    if imports != cache.imports:
+        cache.imports = imports
+        cache.changed.add("imports")
 
 
 def render_site(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS

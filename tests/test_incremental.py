@@ -263,3 +263,37 @@ def test_a_string_and_markup_of_the_same_text_hash_apart():
     assert keys.value("a<b") != keys.value(Markup("a<b"))
     assert keys.value(("x", "a<b")) != keys.value(("x", Markup("a<b")))
     assert keys.value("a<b") == keys.value("a<b")
+
+
+def test_what_templates_import_is_kept_for_the_next_process(site, tmp_path):
+    """A new `eesite build` process learns what each template imports from the cache's
+    `imports` (keyed by the template's source digest) instead of parsing every template, and
+    that is enough: an edit of macros.html, which the charts page shows only through
+    trends_macros.html, still makes the charts page again."""
+    import subprocess
+    import sys
+
+    from eesite.cache import Cache, digest
+    from eesite.settings import load_settings
+
+    small_site(site)
+
+    def build() -> None:
+        done = subprocess.run([sys.executable, "-m", "eesite", "build", "--source",
+                               str(site.root)], capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+
+    build()
+    trends = (site.root / "templates/trends_macros.html").read_text(encoding="utf-8")
+    imports = Cache.open(site.root, load_settings(site.root)).imports
+    assert imports[("trends_macros.html", digest(trends))] == ("macros.html",)
+    macros = site.root / "templates/macros.html"
+    text = macros.read_text(encoding="utf-8")
+    head = "{% macro draw_table(entries, caption, show_change=False) -%}"
+    assert head in text
+    for mark in ("<!-- edited table -->", "<!-- edited again -->"):  # the second build
+        # traces the charts page with what it learnt from the cache; the third relies on it
+        macros.write_text(text.replace(head, head + mark), encoding="utf-8")
+        build()
+        assert mark in site.page("charts/index.html")
+    assert tree(site.output) == clean_build(site, tmp_path)

@@ -122,6 +122,8 @@ class Live:
             if not isinstance(err, BuildError):  # a bug or the disk (ENOSPC): say it too
                 err = BuildError([Problem("eesite", message=f"rebuild failed: "
                                           f"{type(err).__name__}: {err}")])
+                self._session = Session()  # it may hold a prose edit that never reached
+                # output/: the next rebuild takes the full path, which checks output/
             self._publish(err)  # also takes back pages written ahead (they are put back)
             if err.problems != self._said:
                 self._said = err.problems
@@ -275,4 +277,5 @@ class Live:
         with self.state:
             return self.state.wait_for(
                 lambda: not self.building or self._stop or file in self.fresh
-                or (self.fresh and file is not None and file.startswith("static/")), timeout)
+                or (self.fresh and file is not None and file.startswith("static/")
+                    and not file.endswith(".html")), timeout)  # (a page may be at /static/)

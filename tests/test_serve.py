@@ -473,6 +473,37 @@ def test_a_rebuild_that_fails_otherwise_than_on_input_is_shown_and_put_back(site
         served.close()
 
 
+def test_a_prose_edit_whose_write_failed_is_written_by_the_next_rebuild(site, monkeypatch):
+    """A prose edit that never reached output/ (disk full while writing) is not taken as done:
+    the next rebuild, once there is space, writes it (it used to keep the old page and say
+    "fixed")."""
+    import errno
+
+    import eesite.build
+    from tests.test_delta import age
+    from tests.test_incremental import small_site
+
+    small_site(site)
+    age(site.root)
+    served = Served(site)
+    space = eesite.build.rewrite
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    try:
+        monkeypatch.setattr(eesite.build, "rewrite", disk_full)
+        text = post_text("Hello", extra="tags: [analysis]\n", body="New prose.")
+        site.write("content/posts/hello.md", text)
+        wait_until(lambda: served.shows("/posts/hello/", "No space left on device"))
+        monkeypatch.setattr(eesite.build, "rewrite", space)
+        site.write("content/posts/hello.md", text)  # saved again, unchanged
+        wait_until(lambda: "eesite-error" not in served.get("/posts/hello/")[1])
+        assert "New prose." in site.page("posts/hello/index.html")
+    finally:
+        served.close()
+
+
 def test_a_new_slug_never_goes_ahead_onto_another_page(site):
     """A page given the slug of a listing would take its path: it waits for the full build,
     which refuses two items at one URL, and the listing is never overwritten meanwhile."""
@@ -537,6 +568,18 @@ def test_a_tab_from_an_earlier_run_of_the_server_reloads_at_once(site):
         assert "event: reload" not in reload_event(served, since, file, wait=1)
     finally:
         served.close()
+
+
+def test_while_a_page_written_ahead_is_fresh_only_static_assets_skip_the_wait(site):
+    """The style sheet of the page written ahead is served at once; a page that happens to
+    live at /static/ (a post's slug) still waits for the rebuild that may change it."""
+    live = Live(Options(site.root, site.output, now=NOW))
+    with live.state:
+        live.building, live.fresh = True, frozenset({"draws/1/index.html"})
+    assert live.wait_idle(0.1, "draws/1/index.html")
+    assert live.wait_idle(0.1, "static/style.css")
+    assert not live.wait_idle(0.1, "static/index.html")
+    assert not live.wait_idle(0.1, "draws/2/index.html")
 
 
 def test_wanted_names_the_file_a_request_would_get():

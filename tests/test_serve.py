@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 import re
@@ -19,7 +20,13 @@ from eesite.build import Options
 from eesite.serve import EVENTS, Refused, bind, resolve, wanted
 from eesite.watch import Live, is_noise
 from tests.conftest import NOW, draw_text, post_text
-from tests.test_incremental import clean_build, tree
+from tests.test_delta import age
+from tests.test_incremental import clean_build, small_site, tree
+
+
+def disk_full(*args, **kwargs):
+    """Stands in for a write when the disk is full (ENOSPC cannot be had for real here)."""
+    raise OSError(errno.ENOSPC, "No space left on device")
 
 
 def wait_until(check, timeout: float = 20.0) -> None:
@@ -270,9 +277,6 @@ def test_cli_serve_busy_port_and_ctrl_c(site):
 
 
 def test_prose_edits_take_the_quick_path_and_equal_a_clean_build(site, tmp_path):
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     age(site.root)  # saved a minute ago: the stamps of templates and settings are trusted
     served = Served(site)
@@ -294,9 +298,6 @@ def test_prose_edits_take_the_quick_path_and_equal_a_clean_build(site, tmp_path)
 
 
 def test_output_files_deleted_by_hand_come_back_after_a_quick_rebuild(site, tmp_path):
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     age(site.root)
     served = Served(site)
@@ -315,9 +316,6 @@ def test_output_files_deleted_by_hand_come_back_after_a_quick_rebuild(site, tmp_
 
 
 def test_only_the_tabs_whose_page_changed_reload(site):
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     age(site.root)
     served = Served(site)
@@ -365,9 +363,6 @@ class Held(Live):
 
 
 def test_the_edited_post_page_is_served_before_the_rest_of_the_rebuild(site, tmp_path):
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     age(site.root)
     served = Served(site, Held)
@@ -403,9 +398,6 @@ def test_the_edited_post_page_is_served_before_the_rest_of_the_rebuild(site, tmp
 
 
 def test_a_page_written_ahead_is_put_back_when_the_rebuild_fails(site):
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     age(site.root)
     served = Served(site, Held)
@@ -434,20 +426,12 @@ def test_a_page_written_ahead_is_put_back_when_the_rebuild_fails(site):
 def test_a_rebuild_that_fails_otherwise_than_on_input_is_shown_and_put_back(site, monkeypatch):
     """A disk that fills up mid-rebuild (no BuildError): the page written ahead is put back,
     its tab told to reload, the overlay says what happened, and nothing stays `fresh`."""
-    import errno
-
     import eesite.build
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     age(site.root)
     served = Served(site, Held)
     live = served.live
     full = eesite.build._render_and_write
-
-    def disk_full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
 
     try:
         monkeypatch.setattr(eesite.build, "_render_and_write", disk_full)
@@ -477,19 +461,11 @@ def test_a_prose_edit_whose_write_failed_is_written_by_the_next_rebuild(site, mo
     """A prose edit that never reached output/ (disk full while writing) is not taken as done:
     the next rebuild, once there is space, writes it (it used to keep the old page and say
     "fixed")."""
-    import errno
-
     import eesite.build
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     age(site.root)
     served = Served(site)
     space = eesite.build.rewrite
-
-    def disk_full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
 
     try:
         monkeypatch.setattr(eesite.build, "rewrite", disk_full)
@@ -507,9 +483,6 @@ def test_a_prose_edit_whose_write_failed_is_written_by_the_next_rebuild(site, mo
 def test_a_new_slug_never_goes_ahead_onto_another_page(site):
     """A page given the slug of a listing would take its path: it waits for the full build,
     which refuses two items at one URL, and the listing is never overwritten meanwhile."""
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     site.write("content/pages/about.md", post_text("About", body="About us."))
     age(site.root)
@@ -532,9 +505,6 @@ def test_a_page_written_ahead_is_counted_and_its_index_saved(site):
     records it as it is on disk (the next `eesite build` takes the no-change shortcut)."""
     from eesite.cache import Cache
     from eesite.settings import load_settings
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     site.write("content/pages/about.md", post_text("About", extra="summary: one\n", body="Us."))
     age(site.root)
@@ -556,8 +526,6 @@ def test_a_page_written_ahead_is_counted_and_its_index_saved(site):
 def test_a_tab_from_an_earlier_run_of_the_server_reloads_at_once(site):
     """A tab left open across a restart reconnects naming a generation of the old run (which
     may be far ahead of the new run's count): it reloads at once instead of never."""
-    from tests.test_incremental import small_site
-
     small_site(site)
     served = Served(site)
     try:
@@ -592,9 +560,6 @@ def test_wanted_names_the_file_a_request_would_get():
 
 
 def test_live_reload_in_a_browser_reloads_only_the_changed_page(site, browser):
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     age(site.root)
     served = Served(site)
@@ -621,9 +586,6 @@ def test_live_reload_in_a_browser_reloads_only_the_changed_page(site, browser):
 def test_a_page_written_ahead_paints_in_a_browser_before_the_rebuild_ends(site, browser):
     """Its style sheet must not wait for the rest of the rebuild, or chromium cannot paint
     the page that was served ahead."""
-    from tests.test_delta import age
-    from tests.test_incremental import small_site
-
     small_site(site)
     age(site.root)
     served = Served(site, Held)

@@ -8,6 +8,7 @@ so a second build only redoes what changed.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import shutil
@@ -126,16 +127,17 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
     key = (options.drafts, options.future, str(options.output))
     if cache is None and options.cache:
         cache = Cache.open(options.source, settings)
+    found = functools.cache(lambda: source_stamps(options.source))  # taken once a build
     if cache is not None and (session is None or session.site is not None) and not touched:
         # (files named by watchdog changed: their stamps cannot all be as recorded, and
         # checking them all costs a stat of every source, 0.1 s at 10,000 posts)
-        done = unchanged(cache.state, options.source, key, now, cache.output, options.output)
+        done = unchanged(cache.state, found, key, now, cache.output, options.output)
         if done is not None:
             return done, WriteReport(0, done.files, 0, cache.output)
     with _few_collections():
         root, live = options.source, session is not None
         hinted = session.restamp(root, touched) if live else None
-        stamps = hinted or (source_stamps(root) if cache is not None else None)
+        stamps = hinted or (found() if cache is not None else None)
         jobs = cores()
         options = replace(options, now=now)
         sources = (session.sources_after(touched) or list(find_sources(root))) if live else None

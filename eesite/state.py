@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -87,15 +87,16 @@ def record(options_key: tuple, stamps: dict | None, span: tuple, summary: Summar
             "summary": summary}
 
 
-def unchanged(state: dict, root: Path, options_key: tuple, now: datetime,
+def unchanged(state: dict, stamps: Callable[[], dict], options_key: tuple, now: datetime,
               index: dict, output: Path) -> Summary | None:
-    """The last build's summary when this build would make exactly what is in output/."""
+    """The last build's summary when this build would make exactly what is in output/.
+    `stamps()`: the sources' stamps now (the build goes on with them when this says no)."""
     if not state or state.get("options") != options_key:
         return None
     start, end = state["span"]
     if (start is not None and now < start) or (end is not None and now >= end):
         return None
-    if source_stamps(root) != state["stamps"]:
+    if stamps() != state["stamps"]:
         return None
     try:
         manifest = os.stat(output / MANIFEST)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import os
 import sys
 import time
 from datetime import date, datetime, timezone
@@ -167,9 +169,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.one_shot = argv is None  # the `eesite` command itself, not a call from a program
     try:
-        return args.run(args)
+        code = args.run(args)
     except BuildError as err:
-        return report_problems(err)
+        code = report_problems(err)
     except KeyboardInterrupt:
         _say("interrupted")
-        return 130
+        code = 130
+    if args.one_shot and args.run in (cmd_build, cmd_check):
+        _leave(code)
+    return code
+
+
+def _leave(code: int) -> None:
+    """End the process now: everything is written and closed, and freeing the millions of
+    objects of a large site one by one on the way out costs ~0.25 s at 10,000 posts."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)

@@ -114,18 +114,20 @@ def read_manifest(output: Path) -> set[str] | None:
     return {line for line in text.splitlines() if line and not line.startswith("#")}
 
 
-def existing_files(output: Path) -> set[str]:
+def existing_files(output: Path) -> dict[str, int]:
     """Every file below `output` (links to folders count as files, as they are not followed),
-    relative, with forward slashes; the manifest left out. Unreadable folders are skipped."""
+    relative, with forward slashes, and its inode number; the manifest left out. Unreadable
+    folders are skipped."""
     files, _ = _walk(str(output), strict=False)
-    files.discard(MANIFEST)
+    files.pop(MANIFEST, None)
     return files
 
 
-def _walk(top: str, strict: bool) -> tuple[set[str], set[str]]:
-    """(files, folders) below `top`, relative; an unreadable folder is skipped, or raises
-    OSError when `strict`. scandir, not os.walk: one call per folder, no path arithmetic."""
-    files: list[str] = []
+def _walk(top: str, strict: bool) -> tuple[dict[str, int], set[str]]:
+    """(files with their inode numbers, folders) below `top`, relative; an unreadable folder
+    is skipped, or raises OSError when `strict`. scandir, not os.walk: one call per folder, no
+    path arithmetic, and the inode numbers come with the listing (no stat per file)."""
+    files: dict[str, int] = {}
     folders: list[str] = []
     stack = [("", top)]
     while stack:
@@ -137,11 +139,11 @@ def _walk(top: str, strict: bool) -> tuple[set[str], set[str]]:
                         folders.append(prefix + entry.name)
                         stack.append((f"{prefix}{entry.name}/", entry.path))
                     else:
-                        files.append(prefix + entry.name)
+                        files[prefix + entry.name] = entry.inode()
         except OSError:  # gone, unreadable, or not a folder
             if strict:
                 raise
-    return set(files), set(folders)
+    return files, set(folders)
 
 
 def check_target(output: Path, source: Path, files: Mapping[str, bytes], force: bool,
@@ -321,9 +323,10 @@ def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes,
     spare = spare_folder(output)
     usable = not adopt and output.is_dir() and spare.is_dir() and not spare.is_symlink()
     spare_listing = _listing(spare) if usable else None  # in a thread, while output/ is listed
-    foreign = existing_files(output) - manifest - set(files)
+    present = existing_files(output)
+    foreign = present.keys() - manifest - files.keys()
     ready = usable and _update_spare(spare, output, files, changed, foreign, stamps,
-                                     spare_listing)
+                                     spare_listing, present)
     if not ready:
         _drop(spare)
     try:
@@ -402,7 +405,7 @@ def _assemble(output: Path, files: Mapping, changed: Mapping, foreign: set[str],
     return staging
 
 
-def _listing(folder: Path) -> Callable[[], tuple[set[str], set[str]]]:
+def _listing(folder: Path) -> Callable[[], tuple[dict[str, int], set[str]]]:
     """`_walk(folder, strict=True)` started in a thread (a walk of folders the kernel no longer
     caches waits on the disk, not on Python); call the result for its answer or its OSError."""
     answer: list = []
@@ -416,7 +419,7 @@ def _listing(folder: Path) -> Callable[[], tuple[set[str], set[str]]]:
     thread = threading.Thread(target=walk, daemon=True)
     thread.start()
 
-    def result() -> tuple[set[str], set[str]]:
+    def result() -> tuple[dict[str, int], set[str]]:
         thread.join()
         if isinstance(answer[0], OSError):
             raise answer[0]
@@ -426,11 +429,14 @@ def _listing(folder: Path) -> Callable[[], tuple[set[str], set[str]]]:
 
 def _update_spare(spare: Path, output: Path, files: Mapping, changed: Mapping,
                   foreign: set[str], stamps: dict,
-                  listing: Callable[[], tuple[set[str], set[str]]]) -> bool:
+                  listing: Callable[[], tuple[dict[str, int], set[str]]],
+                  in_output: Mapping[str, int]) -> bool:
     """Turn the spare into the new site: what it should not hold is removed, changed files are
     written as new files (never into an inode output/ shares), and every other file is made
     the same inode as in output/. False (the spare is then dropped) when it cannot be brought
-    up to date. `listing`: its files and folders, as `_listing` gives them."""
+    up to date. `listing`: its files (with inode numbers) and folders, as `_listing` gives
+    them; `in_output`: the same of output/ (a file both list with one inode number on one
+    device is one file already: no stat, no link)."""
     folders: set[str] = set()  # every folder on the path of a file wanted
     for rel in (*files, *foreign):
         i = rel.rfind("/")
@@ -444,14 +450,19 @@ def _update_spare(spare: Path, output: Path, files: Mapping, changed: Mapping,
         for rel in sorted(dirs - folders):  # whole folders nothing is wanted in (outer first)
             if os.path.lexists(path := os.path.join(spare, rel)):
                 shutil.rmtree(path)
-        for rel in present - set(files) - foreign - {MANIFEST}:
+        for rel in present.keys() - files.keys() - foreign - {MANIFEST}:
             if os.path.lexists(path := os.path.join(spare, rel)):
                 os.unlink(path)
+        if os.stat(spare).st_dev != os.stat(output).st_dev:
+            present = {}  # inode numbers say nothing across devices
         for rel in (*files, *foreign):
-            new, item = os.path.join(spare, rel), changed.get(rel)
+            item = changed.get(rel)
             if item is None:
-                _link_same(os.path.join(output, rel), new)
+                inode = present.get(rel)
+                if inode is None or inode != in_output.get(rel):
+                    _link_same(os.path.join(output, rel), os.path.join(spare, rel))
                 continue
+            new = os.path.join(spare, rel)
             data, key = item
             _unlink(new)
             os.makedirs(os.path.dirname(new), exist_ok=True)

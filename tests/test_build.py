@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -120,6 +121,33 @@ def test_output_inside_content_is_refused(site, capsys):
     site.write("content/posts/a.md", post_text())
     assert site.run("build", "--output", str(site.root / "content" / "out")) == 1
     assert "inside content/" in capsys.readouterr().err
+
+
+def test_the_eesite_process_says_everything_and_exits_with_the_build_s_code(site, tmp_path):
+    """`eesite build` ends its process without freeing the site object by object (cli._leave):
+    what it prints still reaches a pipe, the cache is saved, and the exit code is the build's."""
+    site.write("content/draws/0254-2023-07-05-stem.md", draw_text("254"))
+
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as on a
+    # fresh machine: output to a pipe waits in a buffer until flushed
+
+    def run(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "eesite", *command, "--source",
+                               str(site.root)], capture_output=True, text=True, cwd=tmp_path,
+                              env=buffered, check=False)
+
+    first = run("build")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("built 1 draws, 0 articles: ") and "building" in first.stderr
+    again = run("build")  # the first process saved its cache and state before it left
+    assert again.returncode == 0 and ": 0 files written, " in again.stdout
+    assert (site.root / ".eesite-cache/state.pickle").is_file()
+    site.write("content/draws/0255-2023-07-06-stem.md", draw_text("255", crs="high"))
+    failed = run("build")
+    assert failed.returncode == 1 and "0255-2023-07-06-stem.md" in failed.stderr
+    assert "nothing was written" in failed.stderr
+    checked = run("check")
+    assert checked.returncode == 1 and "0255-2023-07-06-stem.md" in checked.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["build"], ["check"], ["new"], ["import"]])

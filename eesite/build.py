@@ -42,6 +42,7 @@ from eesite.write import (
     Kept,
     Staged,
     WriteReport,
+    list_spare,
     rewrite,
     safe_join,
     staging_folder,
@@ -254,13 +255,16 @@ def _staging(output: Path):
 def _render_and_write(site: Site, options: Options, cache: Cache | None, jobs: int
                       ) -> WriteReport:
     """The full way: every page rendered or kept by its trace (incremental.py), then written."""
+    listed: list = []  # the spare's listing, made while the workers render
     with _staging(options.output) as staging:
         pages = render(site, options.source / "templates", cache=cache, output=options.output,
                        post_digests={rel: hit[3] for rel, hit in cache.posts.items() if hit}
-                       if cache else None, jobs=jobs, staging=staging)
+                       if cache else None, jobs=jobs, staging=staging,
+                       meanwhile=lambda: listed.append(list_spare(options.output)))
         return write_site(_files(pages), options.output, options.source, force=options.force,
                           in_place_limit=IN_PLACE_LIMIT if options.live else 0,
-                          index=cache.output if cache else None)
+                          index=cache.output if cache else None,
+                          spare=listed[0] if listed else None)
 
 
 def _write_prose(made: dict[str, bytes], options: Options, cache: Cache, live: bool

@@ -268,9 +268,27 @@ class TracingEnvironment(jinja2.Environment):
         self._imported: dict[str, tuple[str, ...]] = {}  # template -> the names it loads
 
     def trace_filters(self) -> None:
-        """Filters see their arguments whole (call after every filter is registered)."""
+        """Filters see their arguments whole (call after every filter is registered), except
+        `length` (and its alias `count`), which sees only the length of a tuple or mapping
+        read from the model: "All 435 rounds" on every archive page is not every round."""
         for name, func in list(self.filters.items()):
-            self.filters[name] = self._traced(func)
+            self.filters[name] = (self._traced_length(func) if name in ("length", "count")
+                                  else self._traced(func))
+
+    @staticmethod
+    def _traced_length(func):
+        @functools.wraps(func)
+        def traced(value):
+            reads = _ITERATING.reads
+            if reads is not None and type(value) not in _PLAIN_TYPES:
+                path = reads.paths_of.get(id(value)) if isinstance(value, tuple | Mapping) \
+                    else None
+                if path is not None:
+                    reads.bases.add(path)  # only read into: its length (or keys) counts
+                else:
+                    reads.whole_values((value,))
+            return func(value)
+        return traced
 
     def _traced(self, func):
         @functools.wraps(func)

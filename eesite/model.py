@@ -61,7 +61,8 @@ class Group:
 
 @dataclass(frozen=True)
 class Listing:
-    """One page of a paginated list (the home page and its /page/N/ followers)."""
+    """One page of a paginated list: the home page and its /page/N/ followers, the archive
+    (/draws/, /draws/page/N/)."""
 
     url: str
     number: int
@@ -81,6 +82,7 @@ class Site:
     categories: tuple[Group, ...]  # in CATEGORIES order, only those with draws
     tags: tuple[Group, ...]  # alphabetical
     home: tuple[Listing, ...]
+    archive: tuple[Listing, ...]  # every round, newest first, `rounds_per_page` a page
     updated: datetime | None  # newest date on the site: what sitemap and feeds call "now"
     next_draws: Mapping[str, Entry]  # draw URL -> the round after it
     analytics: Analytics = field(default_factory=Analytics)  # trend pages, year-to-date counters
@@ -123,9 +125,11 @@ def link_draws(posts: list[Post]) -> list[Entry]:
     return entries
 
 
-def paginate(entries: tuple[Entry, ...], per_page: int) -> tuple[Listing, ...]:
+def paginate(entries: tuple[Entry, ...], per_page: int, first: str = "/"
+             ) -> tuple[Listing, ...]:
+    """`entries` split into pages: the first at `first`, the others at `first`page/N/."""
     chunks = [entries[i:i + per_page] for i in range(0, len(entries), per_page)] or [()]
-    urls = ["/"] + [f"/page/{n}/" for n in range(2, len(chunks) + 1)]
+    urls = [first] + [f"{first}page/{n}/" for n in range(2, len(chunks) + 1)]
     return tuple(
         Listing(urls[i], i + 1, len(chunks), chunk,
                 urls[i - 1] if i else None, urls[i + 1] if i + 1 < len(chunks) else None)
@@ -167,6 +171,7 @@ def build_site(posts: tuple[Post, ...], settings: Settings, now: datetime, *,
         categories=categories,
         tags=tags,
         home=paginate(entries, settings.posts_per_page),
+        archive=paginate(by_draw_date, settings.rounds_per_page, "/draws/"),
         updated=max(dates) if dates else None,
         next_draws=MappingProxyType({a.url: b for a, b in zip(draws, draws[1:], strict=False)}),
         analytics=analyze(by_draw_date),

@@ -71,16 +71,19 @@ def _run(span: tuple[int, int]) -> list:
     return [_TASK(item) for item in _ITEMS[span[0]:span[1]]]
 
 
-def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int = 4
-             ) -> Iterator[R]:
+def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int = 4,
+             meanwhile: Callable[[], object] | None = None) -> Iterator[R]:
     """`map(task, items)` in order, over `jobs` forked workers when jobs > 1.
 
     The items stay in the parent's memory: workers get index ranges (`batches` per worker),
-    so only the results travel through a pipe.
+    so only the results travel through a pipe. `meanwhile` is called once in this process
+    while the workers run (first, when there are none): work of its own, in no thread.
     """
     global _TASK, _ITEMS
     items = list(items)
     if jobs <= 1 or len(items) <= 1 or not can_fork():
+        if meanwhile is not None:
+            meanwhile()
         yield from map(task, items)
         return
     count = min(len(items), jobs * batches)
@@ -95,7 +98,10 @@ def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         with pool:
-            for results in pool.imap(_run, list(zip(bounds, bounds[1:], strict=False))):
+            done = pool.imap(_run, list(zip(bounds, bounds[1:], strict=False)))
+            if meanwhile is not None:
+                meanwhile()
+            for results in done:
                 yield from results
     finally:
         _TASK, _ITEMS = None, []

@@ -447,7 +447,9 @@ def core_pages(r: Renderer) -> Iterator[Page | None]:
         yield post_page(r, entry)
     for listing in site.home:
         yield r.page(listing.url, "home.html", "templates/home.html", site.updated, listing=listing)
-    yield r.page("/draws/", "archive.html", "templates/archive.html", site.updated)
+    for listing in site.archive:
+        yield r.page(listing.url, "archive.html", "templates/archive.html", site.updated,
+                     listing=listing)
     yield r.page("/categories/", "categories.html", "templates/categories.html", site.updated)
     for group in site.categories:
         yield r.page(group.url, "category.html", "templates/category.html",
@@ -567,13 +569,15 @@ SECTIONS: tuple[Section, ...] = (core_pages, occupation_pages, feed_pages, trend
 def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS, *,
            cache: Cache | None = None, output: Path | None = None,
            post_digests: Mapping[str, str] | None = None, jobs: int = 1,
-           staging: Path | None = None) -> list[Page]:
+           staging: Path | None = None, meanwhile: Callable[[], object] | None = None
+           ) -> list[Page]:
     """Every output file of the site, or a BuildError listing every problem met.
 
     With a cache, pages that would come out the same are returned as `kept` (no data) and the
     cache is updated; with jobs > 1 a large site is rendered by forked workers. When most of a
     large site renders, its pages are written to `staging` as they are made and returned as
     `staged` (no data), so that no process holds every page (the caller removes `staging`).
+    `meanwhile` is called once while the workers render (pool.fork_map).
     """
     renderer = Renderer(site, templates, cache, output, post_digests)
     renderer.check_templates()
@@ -603,7 +607,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
 
     found, traces, problems, rendered = [], {}, set(), 0
     for pages, more, kept, trouble, count, memos in fork_map(share, range(tasks), jobs,
-                                                             batches=1):
+                                                             batches=1, meanwhile=meanwhile):
         found += pages
         traces.update(more)
         traces.update((path, old[path]) for path in kept)

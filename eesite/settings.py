@@ -27,6 +27,7 @@ class Settings:
     language: str = "en-CA"
     timezone: str = "America/Toronto"
     posts_per_page: int = 10
+    rounds_per_page: int = 500  # rows of each page of the archive of every round (/draws/)
     feed_length: int = 50
     feed_full_content: bool = True
     # RFC 4151 tagging entity ("domain,date") of the feeds' permanent item ids. Empty: the host
@@ -87,6 +88,7 @@ def validate(values: dict, path: str = "pyproject.toml", text: str = "") -> Sett
     for key, ok, want in (
         ("base_url", re.match(r"^https?://[^/\s]+(/\S*)?$", settings.base_url), "an http(s) URL"),
         ("posts_per_page", settings.posts_per_page > 0, "a positive number"),
+        ("rounds_per_page", settings.rounds_per_page > 0, "a positive number"),
         ("feed_length", settings.feed_length > 0, "a positive number"),
         ("max_post_bytes", settings.max_post_bytes > 0, "a positive number"),
         ("tag_authority", not settings.tag_authority or TAG_AUTHORITY.match(settings.tag_authority),

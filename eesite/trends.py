@@ -87,18 +87,21 @@ def chart(make: Callable[..., dict], *args: object) -> Chart:
     return Chart(make.__name__, args)
 
 
-def crs_chart(chart_id: str, title: str, entries: Sequence[Entry], start: date, end: date
-              ) -> dict:
-    """A CRS cut-off chart with its key, for the `figure` macro; `entries` oldest first."""
+def crs_chart(chart_id: str, title: str, entries: Sequence[Entry], start: date, end: date,
+              table: bool = True) -> dict:
+    """A CRS cut-off chart with its key, for the `figure` macro; `entries` oldest first.
+    `table`: its data table follows it (else, for more rounds than an archive page holds,
+    the archive is its table)."""
     series = crs_series(entries)
     desc = (f"Line chart of the CRS cut-off of {len(entries)} rounds from {long_date(start)} to "
             f"{long_date(end)}, one line and marker shape per category: "
             f"{', '.join(s.label for s in series)}. {_extreme_text(entries)} "
-            "The table after the chart lists every round.")
+            + ("The table after the chart lists every round." if table else
+               "The archive of every round, linked after the chart, lists them."))
     svg = charts.time_chart(chart_id, title, desc, series, start=start, end=end, crs=True,
                             tooltips=len(entries) <= 200)
     return {"id": chart_id, "title": title, "svg": svg, "key": charts.legend(series), "crs": True,
-            "entries": tuple(reversed(entries))}
+            "entries": tuple(reversed(entries)), "table": table}
 
 
 def month_chart(chart_id: str, title: str, months: Sequence[Month],
@@ -188,7 +191,7 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                  recent=chart(crs_chart, "crs-recent", "CRS cut-off, last 12 months", recent,
                               latest - WINDOW, latest),
                  alltime=chart(crs_chart, "crs-all", "CRS cut-off, all rounds", chrono, first,
-                               latest),
+                               latest, len(chrono) <= site.settings.rounds_per_page),
                  per_month=chart(month_chart, "per-month", "Invitations per month", a.months,
                                  (latest.year, latest.month)),
                  per_year=chart(year_chart, "per-year", "Invitations per year", a.years))

@@ -14,25 +14,51 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.conftest import Served, tool
+from eesite.cli import main
+from tests.conftest import ROOT, Served, tool
 
 SCHEMAS = Path(__file__).parent / "schemas"
+
+
+def _nu_check(output: Path, targets: list[Path]) -> None:
+    """Every error the Nu HTML Checker finds in `targets` (files or folders below `output`)."""
+    java = shutil.which("java")
+    assert java, "Java is needed for the Nu HTML Checker: apt-get install default-jre-headless"
+    result = subprocess.run(
+        [java, "-jar", str(tool("vnu-jar/build/dist/vnu.jar")), "--skip-non-html",
+         "--errors-only", "--format", "json", *map(str, targets)],
+        capture_output=True, text=True, check=False)
+    messages = json.loads(result.stderr or '{"messages": []}')["messages"]
+    errors = [f"{m.get('url', '?').removeprefix('file:' + str(output))}:"
+              f"{m.get('lastLine', 0)}: {m.get('message')}" for m in messages]
+    assert errors == [], f"{len(errors)} HTML errors:\n" + "\n".join(errors[:50])
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_every_html_page_passes_the_nu_html_checker(bundled_site: Served):
     pages = list(bundled_site.output.rglob("*.html"))
     assert len(pages) > 500  # every draw, article, listing and the 404 page
-    java = shutil.which("java")
-    assert java, "Java is needed for the Nu HTML Checker: apt-get install default-jre-headless"
-    result = subprocess.run(
-        [java, "-jar", str(tool("vnu-jar/build/dist/vnu.jar")), "--skip-non-html",
-         "--errors-only", "--format", "json", str(bundled_site.output)],
-        capture_output=True, text=True, check=False)
-    messages = json.loads(result.stderr or '{"messages": []}')["messages"]
-    errors = [f"{m.get('url', '?').removeprefix('file:' + str(bundled_site.output))}:"
-              f"{m.get('lastLine', 0)}: {m.get('message')}" for m in messages]
-    assert errors == [], f"{len(errors)} HTML errors:\n" + "\n".join(errors[:50])
-    assert result.returncode == 0, result.stderr[-2000:]
+    _nu_check(bundled_site.output, [bundled_site.output])
+
+
+def test_the_paged_archive_passes_the_nu_html_checker(tmp_path: Path):
+    """The bundled rounds fit on one archive page; with `rounds_per_page = 100` the archive
+    has pages with a pager, and the charts page links the archive instead of its table."""
+    site = tmp_path / "site"
+    for name in ("content", "templates"):
+        shutil.copytree(ROOT / name, site / name)
+    settings = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert "posts_per_page = 10\n" in settings
+    (site / "pyproject.toml").write_text(
+        settings.replace("posts_per_page = 10\n", "posts_per_page = 10\nrounds_per_page = 100\n"),
+        encoding="utf-8")
+    assert main(["build", "--source", str(site)]) == 0
+    out = site / "output"
+    pages = [out / "draws/index.html", *sorted((out / "draws/page").glob("*/index.html"))]
+    assert len(pages) == 5 and 'rel="prev" href="/draws/page/4/"' in pages[-1].read_text()
+    charts = out / "charts/index.html"
+    assert 'in <a href="/draws/">the archive of every round</a>' in charts.read_text()
+    _nu_check(out, [*pages, charts])
 
 
 def test_nu_html_checker_finds_errors(tmp_path: Path):

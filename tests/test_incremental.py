@@ -297,3 +297,47 @@ def test_what_templates_import_is_kept_for_the_next_process(site, tmp_path):
         build()
         assert mark in site.page("charts/index.html")
     assert tree(site.output) == clean_build(site, tmp_path)
+
+
+def test_the_archive_is_paged_and_an_edit_remakes_only_its_page(site, tmp_path):
+    """`rounds_per_page` rounds a page (/draws/, /draws/page/N/); the charts page's table of
+    every round gives way to a link to the archive once there are more. Each archive page
+    shows how many rounds there are (`site.draws | length`): a count counts, not every round,
+    so a changed cut-off remakes the one page listing that round, and a new round every
+    page."""
+    from eesite.cache import Cache
+    from eesite.settings import load_settings
+
+    site.write("pyproject.toml", (site.root / "pyproject.toml").read_text()
+               + "rounds_per_page = 2\n")
+    small_site(site)  # rounds 1..7
+    assert site.run("build") == 0
+    pages = ["draws/index.html", *(f"draws/page/{n}/index.html" for n in (2, 3, 4))]
+    first, last = site.page(pages[0]), site.page(pages[-1])
+    assert '<a href="/draws/7/">7</a>' in first and '<a href="/draws/6/">6</a>' in first
+    assert '<a href="/draws/5/">5</a>' not in first and 'rel="next" href="/draws/page/2/"' in first
+    assert "<title>All Express Entry rounds of invitations, page 4 of 4" in last
+    assert '<a href="/draws/1/">1</a>' in last and 'rel="prev" href="/draws/page/3/"' in last
+    assert "All 7 rounds of invitations" not in last and "All 7 rounds are listed" in site.page(
+        "charts/index.html")
+    assert "/draws/page/4/" in site.page("sitemap.xml")
+
+    def traces() -> dict[str, str]:
+        found = Cache.open(site.root, load_settings(site.root)).pages
+        return {p: found[p].fingerprint for p in pages}
+
+    before = traces()
+    site.write("content/draws/0001-2023-07-01-stem.md",
+               draw_text("1", crs=300, draw_date="2023-07-01"))
+    assert site.run("build") == 0
+    after = traces()
+    assert [p for p in pages if after[p] != before[p]] == [pages[-1]]
+    assert "300" in site.page(pages[-1])
+    site.write("content/draws/0008-2023-07-08-stem.md", draw_text("8", draw_date="2023-07-08"))
+    assert site.run("build") == 0
+    assert all("Every one of the 8 rounds" in site.page(p) for p in pages)
+    assert (site.output / "draws/page/4/index.html").is_file()
+    built, clean = tree(site.output), clean_build(site, tmp_path)
+    for tree_ in (clean, built):
+        tree_.pop(".eesite-manifest")
+    assert built == clean

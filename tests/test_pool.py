@@ -18,6 +18,30 @@ def test_fork_map_returns_results_in_order_from_other_processes():
     assert os.getpid() not in {pid for _, pid in results}  # really forked
 
 
+def test_meanwhile_runs_once_in_the_parent_while_the_workers_work(tmp_path):
+    """A build lists the spare in the parent while the workers render: `meanwhile` runs in
+    this process, once, before the results are waited for; without workers it runs first."""
+    started = tmp_path / "started"
+
+    def work(n: int) -> int:
+        deadline = time.monotonic() + 10
+        while not started.exists() and time.monotonic() < deadline:  # until meanwhile ran
+            time.sleep(0.01)
+        return n * 2 if started.exists() else -1
+
+    calls: list[int] = []
+
+    def meanwhile() -> None:
+        calls.append(os.getpid())
+        started.write_text("yes")
+
+    assert list(fork_map(work, range(6), 2, meanwhile=meanwhile)) == [0, 2, 4, 6, 8, 10]
+    assert calls == [os.getpid()]
+    started.unlink()
+    assert list(fork_map(work, range(3), 1, meanwhile=meanwhile)) == [0, 2, 4]
+    assert calls == [os.getpid()] * 2
+
+
 def test_claims_give_every_turn_to_exactly_one_worker_and_the_idle_one_takes_more():
     def walk(item: tuple[int, Claims]) -> tuple[list[int], int]:
         worker, claims = item

@@ -10,7 +10,15 @@ import pytest
 
 from eesite.cache import digest
 from eesite.errors import BuildError
-from eesite.write import MANIFEST, safe_join, spare_folder, stage, staging_folder, write_site
+from eesite.write import (
+    MANIFEST,
+    list_spare,
+    safe_join,
+    spare_folder,
+    stage,
+    staging_folder,
+    write_site,
+)
 from tests.conftest import snapshot
 
 
@@ -154,9 +162,12 @@ def _tree(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_the_site_before_a_swap_is_kept_and_becomes_the_next_one(tmp_path):
+@pytest.mark.parametrize("listed", [False, True], ids=["spare listed while writing",
+                                                     "spare listed before (during render)"])
+def test_the_site_before_a_swap_is_kept_and_becomes_the_next_one(tmp_path, listed):
     """The spare (the site before the last swap) is brought up to date and swapped in: a few
-    changed pages cost a few writes, and the old site stays whole until the swap."""
+    changed pages cost a few writes, and the old site stays whole until the swap. A build
+    lists the spare while its workers render (`list_spare`): the same result."""
     out, src = tmp_path / "out", tmp_path / "src"
     src.mkdir()
     spare = spare_folder(out)
@@ -175,7 +186,7 @@ def test_the_site_before_a_swap_is_kept_and_becomes_the_next_one(tmp_path):
     (spare / "draws/1/index.html").write_bytes(b"tampered")
     c = {"index.html": b"a", "draws/1/index.html": b"1", "draws/2/index.html": b"2b",
          "draws/3/index.html": b"3c", "draws/4/index.html": b"4"}
-    report = write_site(c, out, src)
+    report = write_site(c, out, src, spare=list_spare(out) if listed else None)
     assert (report.written, report.unchanged, report.removed) == (2, 3, 0)
     assert (out / "draws").stat().st_ino == os.fstat(first_draws).st_ino  # the spare's folder
     os.close(first_draws)

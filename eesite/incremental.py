@@ -442,6 +442,28 @@ def _field_names(kind: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(kind))
 
 
+@functools.cache
+def _shape(kind: type) -> str:
+    """How `Keys` hashes a value of this type, worked out once per type (an isinstance check
+    against Mapping and the other ABCs cost more than hashing a small record's fields)."""
+    if issubclass(kind, _PLAIN):
+        return "plain"
+    if issubclass(kind, tuple | list):
+        return "seq"
+    if issubclass(kind, Mapping):
+        return "map"
+    if issubclass(kind, set | frozenset):
+        return "set"
+    if issubclass(kind, KeysView | ValuesView | ItemsView):
+        return "view"
+    return "record" if dataclasses.is_dataclass(kind) else "repr"
+
+
+@functools.cache
+def _record_head(kind: type) -> bytes:
+    return f"{kind.__module__}.{kind.__qualname__}(".encode()
+
+
 def _flat(value: object) -> bool:
     """A record of a few plain fields (a draw's year-to-date counts): hashing it whole is
     cheaper than checking each field a page read, and as exact for what fields hold."""
@@ -481,7 +503,7 @@ class Keys:
         if kind is str or kind is Markup:  # (told apart: a template escapes one, not the other)
             h.update((b"s%d:" if kind is str else b"m%d:") % len(value))
             h.update(value.encode("utf-8", "surrogatepass"))
-        elif kind in _PLAIN_TYPES or isinstance(value, _PLAIN):
+        elif kind in _PLAIN_TYPES:
             h.update(f"{kind.__name__}:{value!r};".encode())
         elif kind is Entry:
             h.update(self.entry(value).encode())
@@ -492,6 +514,8 @@ class Keys:
         elif (kind is tuple or kind is _Seq) and len(value) <= 16 and (
                 text := _plain_repr(value)) is not None:
             _feed_repr(h, text)  # a small row of plain values: not worth a memo
+        elif _shape(kind) == "plain":  # a subclass of a plain type
+            h.update(f"{kind.__name__}:{value!r};".encode())
         else:  # containers and records: hashed once per build however often they are shared
             known = self._shared.get(id(value))
             if known is None:
@@ -503,29 +527,32 @@ class Keys:
 
     def _feed_structure(self, h, value: object) -> None:
         kind = type(value)
-        long_tuple = isinstance(value, tuple) and len(value) > 16  # _feed tried short ones
-        if long_tuple and (text := _plain_repr(value)) is not None:
-            _feed_repr(h, text)  # plain values or rows of them (bands, year links): one repr
-        elif isinstance(value, tuple | list):
+        shape = _shape(kind)
+        if shape == "record":
+            h.update(_record_head(kind))
+            feed = self._feed
+            for name in _field_names(kind):
+                feed(h, getattr(value, name))
+            h.update(b")")
+        elif shape == "seq":
+            if isinstance(value, tuple) and len(value) > 16 and (  # (_feed tried short ones)
+                    text := _plain_repr(value)) is not None:
+                _feed_repr(h, text)  # plain values or rows of them (bands, year links)
+                return
             h.update(b"(")
             for item in value:
                 self._feed(h, item)
             h.update(b")")
-        elif isinstance(value, Mapping):
+        elif shape == "map":
             h.update(b"{")
             for key in sorted(value, key=repr):
                 self._feed(h, key)
                 self._feed(h, value[key])
             h.update(b"}")
-        elif isinstance(value, set | frozenset):
+        elif shape == "set":
             self._feed(h, sorted(value, key=repr))
-        elif isinstance(value, KeysView | ValuesView | ItemsView):
+        elif shape == "view":
             self._feed(h, list(value))
-        elif dataclasses.is_dataclass(value):
-            h.update(f"{kind.__module__}.{kind.__qualname__}(".encode())
-            for name in _field_names(kind):
-                self._feed(h, getattr(value, name))
-            h.update(b")")
         else:  # anything else by repr; one with an address in it simply never matches
             h.update(f"{kind.__qualname__}:{value!r};".encode())
 

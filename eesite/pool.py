@@ -31,21 +31,29 @@ def cores() -> int:
 class Claims:
     """Turns handed out first come, first served to forked workers that all walk the same
     sequence of turns in order: each turn goes to exactly one of them (the first to reach it
-    takes it and every turn before it is taken), and a worker busy with a big page leaves the
-    next ones to the others. A fixed split (every n-th turn) left one worker a second behind
-    when the large pages fell to it. Create it before forking."""
+    takes it, with the `block` - 1 turns after it, and every turn before it is taken), and a
+    worker busy with a big page leaves the next ones to the others. A fixed split (every n-th
+    turn) left one worker a second behind when the large pages fell to it. Turns go in blocks
+    because neighbouring pages share values to check (a pool snapshot page hashes the ones
+    before and after it, memoised per process): one at a time, each worker hashed almost every
+    snapshot. Create it before forking."""
 
-    def __init__(self) -> None:
+    def __init__(self, block: int = 16) -> None:
         context = multiprocessing.get_context("fork")
         self._next = context.RawValue("q", 0)  # the first turn nobody has taken
         self._lock = context.Lock()
+        self.block = block
+        self._mine = range(0)  # this process's current block (each forked worker its own)
 
     def take(self, turn: int) -> bool:
+        if turn in self._mine:
+            return True
         with self._lock:
             if self._next.value > turn:
                 return False
-            self._next.value = turn + 1
-            return True
+            self._next.value = turn + self.block
+        self._mine = range(turn, turn + self.block)
+        return True
 
 
 def can_fork() -> bool:

@@ -42,6 +42,21 @@ def test_meanwhile_runs_once_in_the_parent_while_the_workers_work(tmp_path):
     assert calls == [os.getpid()] * 2
 
 
+def test_claims_go_in_blocks_of_neighbouring_turns():
+    """A worker that takes a turn owns the next `block` - 1 too (neighbouring pages share what
+    their checks hash); the other worker (a copy sharing the counter, as a fork is) gets none
+    of them and takes the next block."""
+    import copy
+
+    one = Claims(block=4)
+    other = copy.copy(one)  # its own block, the same shared counter and lock
+    assert [one.take(t) for t in range(4)] == [True] * 4
+    assert [other.take(t) for t in range(4)] == [False] * 4
+    assert other.take(4) and not one.take(4) and not one.take(7) and other.take(7)
+    assert one.take(8) and one.take(11) and not other.take(8) and not other.take(11)
+    assert other.take(12) and not one.take(12)
+
+
 def test_claims_give_every_turn_to_exactly_one_worker_and_the_idle_one_takes_more():
     def walk(item: tuple[int, Claims]) -> tuple[list[int], int]:
         worker, claims = item

@@ -1,5 +1,5 @@
 """`python -m eesite` runs the command line."""
 
-from eesite.cli import main
+from eesite.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -255,12 +255,14 @@ def _staging(output: Path):
 def _render_and_write(site: Site, options: Options, cache: Cache | None, jobs: int
                       ) -> WriteReport:
     """The full way: every page rendered or kept by its trace (incremental.py), then written."""
-    listed: list = []  # the spare's listing, made while the workers render
+    listed: list = []  # the spare's listing, made while the workers render (live preview
+    # writes a few files in place, no spare: not worth listing ahead)
     with _staging(options.output) as staging:
         pages = render(site, options.source / "templates", cache=cache, output=options.output,
                        post_digests={rel: hit[3] for rel, hit in cache.posts.items() if hit}
                        if cache else None, jobs=jobs, staging=staging,
-                       meanwhile=lambda: listed.append(list_spare(options.output)))
+                       meanwhile=None if options.live else
+                       lambda: listed.append(list_spare(options.output)))
         return write_site(_files(pages), options.output, options.source, force=options.force,
                           in_place_limit=IN_PLACE_LIMIT if options.live else 0,
                           index=cache.output if cache else None,

@@ -165,7 +165,13 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def main(argv: list[str] | None = None) -> int:
+def run() -> int:
+    """The `eesite` command (and `python -m eesite`): `main`, and a build or check that is
+    done ends the process at once (see `_leave`)."""
+    return main(leave=True)
+
+
+def main(argv: list[str] | None = None, *, leave: bool = False) -> int:
     args = parser().parse_args(argv)
     args.one_shot = argv is None  # the `eesite` command itself, not a call from a program
     try:
@@ -175,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         code = 130
-    if args.one_shot and args.run in (cmd_build, cmd_check):
+    if leave and args.run in (cmd_build, cmd_check):
         _leave(code)
     return code
 

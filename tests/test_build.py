@@ -148,6 +148,11 @@ def test_the_eesite_process_says_everything_and_exits_with_the_build_s_code(site
     assert "nothing was written" in failed.stderr
     checked = run("check")
     assert checked.returncode == 1 and "0255-2023-07-06-stem.md" in checked.stderr
+    probe = subprocess.run(  # main() itself returns, as benchmarks/run.py's probe needs
+        [sys.executable, "-c", "import sys; from eesite.cli import main; sys.argv = "
+         f"['eesite', 'check', '--source', {str(site.root)!r}]; print('returned', main())"],
+        capture_output=True, text=True, cwd=tmp_path, env=buffered, check=False)
+    assert probe.stdout.strip().endswith("returned 1"), probe.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["build"], ["check"], ["new"], ["import"]])

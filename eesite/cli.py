@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import os
 import sys
@@ -190,6 +189,10 @@ def _leave(code: int) -> None:
     """End the process now: everything is written and closed, and freeing the millions of
     objects of a large site one by one on the way out costs ~0.25 s at 10,000 posts."""
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+        if stream is None:  # started with the descriptor closed (`>&-`)
+            continue
+        try:
             stream.flush()
+        except (OSError, ValueError):  # a closed pipe, a full disk: as Python's own exit says
+            code = code or 120
     os._exit(code)

@@ -45,6 +45,11 @@ class Claims:
         self.block = block
         self._mine = range(0)  # this process's current block (each forked worker its own)
 
+    def restart(self) -> None:
+        """A new walk of the turns by this process (a worker may run two tasks when another
+        starts late): its last block is not its own in the new walk."""
+        self._mine = range(0)
+
     def take(self, turn: int) -> bool:
         if turn in self._mine:
             return True

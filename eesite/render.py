@@ -595,6 +595,8 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
 
     def share(k: int) -> tuple[list, dict, list, set, int, dict]:
         renderer.share, renderer._turn = (k, tasks), 0
+        if renderer.claims is not None:
+            renderer.claims.restart()
         renderer.traces, renderer.problems, renderer.rendered = {}, set(renderer.problems), 0
         renderer.memos = set()
         pages = renderer.run(sections)

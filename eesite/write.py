@@ -219,7 +219,7 @@ def _stamp(path: Path | str, key: str) -> tuple[str, int, int]:
 
 def write_site(files: Mapping[str, bytes | Kept | Staged], output: Path, source: Path,
                force: bool = False, index: Mapping[str, tuple[str, int, int]] | None = None,
-               in_place_limit: int = 0, spare: Listed | None = None) -> WriteReport:
+               in_place_limit: int = 0, spare: SpareListing | None = None) -> WriteReport:
     """Make `output` hold exactly `files` (plus files eesite does not own).
 
     Nothing happens when nothing changed; a few changed files are each replaced atomically in
@@ -316,13 +316,16 @@ def _write_in_place(output: Path, changed: Mapping[str, tuple[bytes, str] | Stag
 
 
 def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes, str] | Staged],
-                manifest: set[str], stamps: dict, staging: Path, listed: Listed | None) -> None:
+                manifest: set[str], stamps: dict, staging: Path, listed: SpareListing | None
+                ) -> None:
     """Make a folder beside output/ hold the new site, then swap it in. That folder is the
     spare brought up to date when there is one (and the render did not stage pages), else a
     new one of hard links to the unchanged files and the changed ones."""
     adopt = any(type(item) is Staged for item in files.values())
     spare = spare_folder(output)
     usable = not adopt and output.is_dir() and spare.is_dir() and not spare.is_symlink()
+    if listed is not None and not listed.current(output):
+        listed = None  # changed since it was listed (another eesite process): list it again
     spare_listing = (listed or _listing(spare)) if usable else None  # (a thread, while
     # output/ is listed: never output/ early, a file put there meanwhile would be missed)
     present = existing_files(output)
@@ -411,19 +414,48 @@ Listed = Callable[[], tuple[dict[str, int], set[str]]]  # a folder's files and f
 # its OSError, when called
 
 
-def list_spare(output: Path) -> Listed:
-    """The spare's listing, made now: only eesite writes into the spare, so a build lists it
-    while its render runs (0.15 s at 10,000 posts) and `write_site` uses the answer."""
+@dataclass(frozen=True)
+class SpareListing:
+    """The spare's files (with inode numbers) and folders as `list_spare` found them (or why
+    it could not), with what the spare was then: the folder and its manifest."""
+
+    identity: tuple | None
+    answer: tuple[dict[str, int], set[str]] | OSError
+
+    def __call__(self) -> tuple[dict[str, int], set[str]]:
+        if isinstance(self.answer, OSError):
+            raise self.answer
+        return self.answer
+
+    def current(self, output: Path) -> bool:
+        """Is the spare still the folder listed? Another eesite process that swapped or
+        brought the spare up to date meanwhile changed its inode or its manifest."""
+        return self.identity is not None and self.identity == _spare_identity(output)
+
+
+def _spare_identity(output: Path) -> tuple | None:
+    spare = spare_folder(output)
     try:
-        answer: tuple | OSError = _walk(str(spare_folder(output)), strict=True)
+        folder, manifest = os.lstat(spare), os.lstat(spare / MANIFEST)
+    except OSError:
+        return None
+    return (folder.st_dev, folder.st_ino, folder.st_mode, manifest.st_ino,
+            manifest.st_mtime_ns, manifest.st_size)
+
+
+def list_spare(output: Path) -> SpareListing:
+    """The spare's listing, made now: only eesite writes into the spare, so a build lists it
+    while its render runs (0.15 s at 10,000 posts) and `write_site` uses the answer if the
+    spare is still the folder listed (else it lists it again)."""
+    identity = _spare_identity(output)  # before the walk: a change during it shows too
+    spare = spare_folder(output)
+    try:
+        if identity is None or spare.is_symlink():
+            raise NotADirectoryError(f"{spare} is not eesite's spare folder")
+        answer: tuple | OSError = _walk(str(spare), strict=True)
     except OSError as err:
         answer = err
-
-    def result() -> tuple[dict[str, int], set[str]]:
-        if isinstance(answer, OSError):
-            raise answer
-        return answer
-    return result
+    return SpareListing(identity, answer)
 
 
 def _listing(folder: Path) -> Listed:

@@ -131,10 +131,11 @@ def test_the_eesite_process_says_everything_and_exits_with_the_build_s_code(site
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as on a
     # fresh machine: output to a pipe waits in a buffer until flushed
 
-    def run(*command: str) -> subprocess.CompletedProcess:
+    def run(*command: str, closed: bool = False) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "eesite", *command, "--source",
-                               str(site.root)], capture_output=True, text=True, cwd=tmp_path,
-                              env=buffered, check=False)
+                               str(site.root)], capture_output=not closed, text=True,
+                              cwd=tmp_path, env=buffered, check=False,
+                              preexec_fn=(lambda: os.close(1)) if closed else None)  # `>&-`
 
     first = run("build")
     assert first.returncode == 0, first.stderr
@@ -142,6 +143,7 @@ def test_the_eesite_process_says_everything_and_exits_with_the_build_s_code(site
     again = run("build")  # the first process saved its cache and state before it left
     assert again.returncode == 0 and ": 0 files written, " in again.stdout
     assert (site.root / ".eesite-cache/state.pickle").is_file()
+    assert run("check", closed=True).returncode == 0  # no stdout at all (cron's `>&-`)
     site.write("content/draws/0255-2023-07-06-stem.md", draw_text("255", crs="high"))
     failed = run("build")
     assert failed.returncode == 1 and "0255-2023-07-06-stem.md" in failed.stderr

@@ -321,6 +321,7 @@ def test_the_archive_is_paged_and_an_edit_remakes_only_its_page(site, tmp_path):
     assert "All 7 rounds of invitations" not in last and "All 7 rounds are listed" in site.page(
         "charts/index.html")
     assert "/draws/page/4/" in site.page("sitemap.xml")
+    assert '<a href="/draws/" aria-current="page">All draws</a>' in site.page(pages[2])
 
     def traces() -> dict[str, str]:
         found = Cache.open(site.root, load_settings(site.root)).pages

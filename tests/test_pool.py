@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from eesite import pool
 from eesite.pool import Claims, fork_map
 
 
@@ -55,6 +56,42 @@ def test_claims_go_in_blocks_of_neighbouring_turns():
     assert other.take(4) and not one.take(4) and not one.take(7) and other.take(7)
     assert one.take(8) and one.take(11) and not other.take(8) and not other.take(11)
     assert other.take(12) and not one.take(12)
+
+
+def test_a_worker_that_runs_two_walks_takes_no_turn_twice(tmp_path):
+    """A worker that starts late leaves both walks (render's tasks) to the other one, which
+    then walks the turns twice: its last block is not its own in the second walk (it used
+    to make those pages again, and the build failed: two items on one URL)."""
+    one = Claims(block=16)
+    first = [t for t in range(40) if one.take(t)]
+    one.restart()
+    assert first == list(range(40)) and [t for t in range(40) if one.take(t)] == []
+
+    import multiprocessing
+
+    from eesite.build import Options, load_site
+    from eesite.render import render
+    from eesite.settings import load_settings
+    from tests.conftest import ROOT
+
+    started = multiprocessing.get_context("fork").Value("i", 0)
+    usual = pool._worker_signals
+
+    def second_starts_late() -> None:
+        usual()
+        with started.get_lock():
+            started.value += 1
+            late = started.value == 2
+        if late:
+            time.sleep(1.5)  # a loaded machine: the first worker runs both tasks meanwhile
+
+    site = load_site(Options(source=ROOT, output=tmp_path / "out"), load_settings(ROOT))
+    pool._worker_signals = second_starts_late
+    try:
+        pages = render(site, ROOT / "templates", jobs=2)  # no cache: forked, with claims
+    finally:
+        pool._worker_signals = usual
+    assert started.value == 2 and len(pages) > 800
 
 
 def test_claims_give_every_turn_to_exactly_one_worker_and_the_idle_one_takes_more():

@@ -240,3 +240,23 @@ def test_the_spare_never_hides_a_page_or_writes_through_a_file_not_eesites(tmp_p
     (spare_folder(out) / "empty" / "deeper").mkdir(parents=True)  # a folder nothing wants
     write_site({"a.html": b"4", "b.html": b"1", "c.html": b"1"}, out, src)
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "a.html", "b.html", "c.html"]
+
+
+def test_a_spare_listed_early_and_changed_since_is_listed_again(tmp_path):
+    """A build lists the spare while it renders; if another eesite process swaps meanwhile,
+    the spare is another folder by the time of the write: the early listing is not used (it
+    used to leave a file of that folder in output/ without a manifest entry, and a later
+    build that made that path was refused as 'not eesite's')."""
+    out, src = tmp_path / "out", tmp_path / "src"
+    src.mkdir()
+    same = {f"p{n}.html": b"same" for n in range(6)}
+    write_site({"a.html": b"1", **same}, out, src)
+    write_site({"a.html": b"2", **same, "z/index.html": b"z"}, out, src)
+    listed = list_spare(out)  # this build renders...
+    assert listed.current(out)
+    write_site({"a.html": b"3", **same}, out, src)  # ...another one swaps meanwhile
+    assert not listed.current(out)
+    write_site({"a.html": b"4", **same}, out, src, spare=listed)
+    assert _tree(out) == {"a.html": b"4", **same, MANIFEST: (out / MANIFEST).read_bytes()}
+    write_site({"a.html": b"4", **same, "z/index.html": b"z2"}, out, src)
+    assert (out / "z/index.html").read_bytes() == b"z2"

@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,6 +100,17 @@ def model_of(posts: tuple[Post, ...], lists: OccupationIndex, options: Options,
 
 
 @contextmanager
+def _collector_paused():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
 def _few_collections():
     """A build allocates millions of long-lived objects; the cyclic collector would rescan them
     over and over (a third of the run). Collect rarely while building."""
@@ -135,7 +146,9 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         done = unchanged(cache.state, found, key, now, cache.output, options.output)
         if done is not None:
             return done, WriteReport(0, done.files, 0, cache.output)
-    with _few_collections():
+    with _few_collections(), ExitStack() as early:
+        if first:  # serve: no collection before the edited page is out (the heap holds the
+            early.enter_context(_collector_paused())  # cache: a pass costs 50-100 ms)
         root, live = options.source, session is not None
         hinted = session.restamp(root, touched) if live else None
         stamps = hinted or (found() if cache is not None else None)
@@ -165,6 +178,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             site = model_of(posts, lists, options, settings)
             ahead = _write_first(site, session.site, options, cache, touched, first) \
                 if first and hinted and session.site is not None else {}
+            early.close()  # the collector back on for the rest of the build
             try:
                 report = _render_and_write(site, options, cache, jobs)
             except BaseException:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eesite.cache import Cache
+from eesite.cache import Cache, collector_paused
 from eesite.content import Post
 from eesite.delta import Session, rebuild_texts
 from eesite.errors import BuildError
@@ -100,17 +100,6 @@ def model_of(posts: tuple[Post, ...], lists: OccupationIndex, options: Options,
 
 
 @contextmanager
-def _collector_paused():
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@contextmanager
 def _few_collections():
     """A build allocates millions of long-lived objects; the cyclic collector would rescan them
     over and over (a third of the run). Collect rarely while building."""
@@ -148,7 +137,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             return done, WriteReport(0, done.files, 0, cache.output)
     with _few_collections(), ExitStack() as early:
         if first:  # serve: no collection before the edited page is out (the heap holds the
-            early.enter_context(_collector_paused())  # cache: a pass costs 50-100 ms)
+            early.enter_context(collector_paused())  # cache: a pass costs 50-100 ms)
         root, live = options.source, session is not None
         hinted = session.restamp(root, touched) if live else None
         stamps = hinted or (found() if cache is not None else None)

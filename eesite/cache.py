@@ -18,6 +18,8 @@ import io
 import os
 import pickle
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jinja2
@@ -65,16 +67,24 @@ def load(root: Path, name: str, key: str) -> object | None:
     if not raw.startswith(_MAGIC) or digest(raw[head:]) != raw[len(_MAGIC):head - 1].decode("ascii",
                                                                                              "replace"):
         return None
-    collecting = gc.isenabled()
-    gc.disable()  # a large unpickle otherwise spends half its time in the collector
     try:
-        stored_key, value = _Unpickler(io.BytesIO(raw[head:])).load()
+        with collector_paused():  # a large unpickle otherwise spends half its time in it
+            stored_key, value = _Unpickler(io.BytesIO(raw[head:])).load()
     except Exception:  # noqa: BLE001 - any damage means: rebuild, do not trust
         return None
-    finally:
-        if collecting:
-            gc.enable()
     return value if stored_key == key else None
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (as it was before, after)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def save(root: Path, name: str, key: str, value: object) -> None:

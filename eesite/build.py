@@ -154,8 +154,9 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             others = session.others if hinted else {
                 path: stamp for path, stamp in stamps.items() if not is_post_file(root, path)}
         delta = None
-        if (cache is not None and cache.output and len(cache.output) == session.files
-                and intact()):  # output/ as the last build left it
+        checked = bool(cache is not None and cache.output and len(cache.output) == session.files
+                       and intact())  # output/ as the last build left it
+        if checked:
             delta = rebuild_texts(session, posts, cache.posts, others, now, key,
                                   lambda: model_of(posts, lists, options, settings), templates,
                                   options.output, cache, SECTIONS)
@@ -169,7 +170,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
                 if first and hinted and session.site is not None else {}
             early.close()  # the collector back on for the rest of the build
             try:
-                report = _render_and_write(site, options, cache, jobs)
+                report = _render_and_write(site, options, cache, jobs, checked)
             except BaseException:
                 if ahead:  # the last good site stays whole
                     cache.output = {**cache.output,
@@ -255,15 +256,16 @@ def _staging(output: Path):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _render_and_write(site: Site, options: Options, cache: Cache | None, jobs: int
-                      ) -> WriteReport:
-    """The full way: every page rendered or kept by its trace (incremental.py), then written."""
+def _render_and_write(site: Site, options: Options, cache: Cache | None, jobs: int,
+                      checked: bool = False) -> WriteReport:
+    """The full way: every page rendered or kept by its trace (incremental.py), then written.
+    `checked`: output/ was found as the last build left it (no stat per kept page)."""
     listed: list = []  # the spare's listing, made while the workers render (live preview
     # writes a few files in place, no spare: not worth listing ahead)
     with _staging(options.output) as staging:
         pages = render(site, options.source / "templates", cache=cache, output=options.output,
                        post_digests={rel: hit[3] for rel, hit in cache.posts.items() if hit}
-                       if cache else None, jobs=jobs, staging=staging,
+                       if cache else None, jobs=jobs, staging=staging, output_checked=checked,
                        meanwhile=None if options.live else
                        lambda: listed.append(list_spare(options.output)))
         return write_site(_files(pages), options.output, options.source, force=options.force,

@@ -491,6 +491,7 @@ class Keys:
         self._groups: dict[tuple, str] = {}
         self._entry_lines: dict[str, str] = {}  # entry URL -> its line in fingerprints
         self._path_lines: dict[tuple, str] = {}  # (kind, path) -> its line in fingerprints
+        self._template_lines: dict[tuple, list[str]] = {}  # templates -> their lines
 
     # -- values ------------------------------------------------------------------------------
     def value(self, value: object) -> str:
@@ -657,7 +658,11 @@ class Keys:
 
     def fingerprint(self, template: str, context: str, templates, entries, paths) -> str:
         parts = [template, context]
-        parts += [f"t:{t}:{self.template(t)}" for t in templates]
+        lines = self._template_lines.get(templates)
+        if lines is None:  # most pages share their templates: their lines made once a build
+            lines = self._template_lines[templates] = [f"t:{t}:{self.template(t)}"
+                                                       for t in templates]
+        parts += lines
         known = self._entry_lines
         parts += [known[u] if u in known else self._entry_line(u) for u in entries]
         group = self._groups.get(paths)

@@ -95,6 +95,12 @@ class Site:
     def next_draw(self, entry: Entry) -> Entry | None:
         return self.next_draws.get(entry.url)
 
+    def complete(self) -> Site:
+        """The model with every part worked out that is otherwise worked out on first use
+        (the analytics): call it before forking workers, which then share those parts."""
+        self.analytics.complete()
+        return self
+
     @property
     def latest_draw(self) -> Entry | None:
         return self.draws[0] if self.draws else None

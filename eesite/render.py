@@ -49,6 +49,19 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Later:
+    """A context value worked out only by the process that makes the page (`Renderer.page`):
+    every worker walks every page, and one page's table of 10,000 rows (`pool_history`) cost
+    each of them 0.1 s."""
+
+    make: Callable[..., object]
+    args: tuple = ()
+
+    def __call__(self) -> object:
+        return self.make(*self.args)
+
+
+@dataclass(frozen=True)
 class _Made(Page):
     """A page this process rendered (or kept) through Renderer.page."""
 
@@ -184,7 +197,7 @@ class Renderer:
 
     def __init__(self, site: Site, templates: Path, cache: Cache | None = None,
                  output: Path | None = None, post_digests: Mapping[str, str] | None = None,
-                 lazy_html: bool = False):
+                 lazy_html: bool = False, output_checked: bool = False):
         self.site = site
         self.templates = templates
         compiled = cache.root / CACHE_DIR / "jinja" if cache else None
@@ -197,6 +210,7 @@ class Renderer:
         self.problems: set[Problem] = set()
         self.cache = cache
         self.output = output
+        self.output_checked = output_checked  # every file of cache.output found as recorded
         # body digest -> HTML; `lazy_html` (a few pages to make) does not read the store for it
         keep = cache is not None and (not lazy_html or "html" in cache.loaded)
         self.html: dict[str, str] = dict(cache.html) if keep else {}
@@ -302,12 +316,15 @@ class Renderer:
 
     def _make(self, path: str, url: str, template: str, origin: str, lastmod: datetime | None,
               in_sitemap: bool, context: dict) -> Page | None:
-        texts = self._texts()
         if not self._mine():
+            self.texts_read.clear()
             return _Elsewhere(path, b"", origin, lastmod, in_sitemap)
         if self._carried(path):
+            self.texts_read.clear()
             return _Made(path, b"", origin, lastmod, in_sitemap, kept=self.traces[path].output)
-        keys, context = self.keys, {"url": url, **context}
+        context = {"url": url, **{name: value() if type(value) is Later else value
+                                  for name, value in context.items()}}
+        texts, keys = self._texts(), self.keys
         if keys is not None:
             old = self.cache.pages.get(path)
             if old and keys.still_valid(old, template, context) and self._in_output(
@@ -402,6 +419,8 @@ class Renderer:
         known = self.cache.output.get(path) if self.output else None
         if not known or known[0] != output_digest:
             return False
+        if self.output_checked:  # the build stat'ed every file already (state.output_intact)
+            return True
         try:
             st = os.stat(os.path.join(self.output, path))  # no Path: called for every page
         except OSError:
@@ -569,17 +588,19 @@ SECTIONS: tuple[Section, ...] = (core_pages, occupation_pages, feed_pages, trend
 def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS, *,
            cache: Cache | None = None, output: Path | None = None,
            post_digests: Mapping[str, str] | None = None, jobs: int = 1,
-           staging: Path | None = None, meanwhile: Callable[[], object] | None = None
-           ) -> list[Page]:
+           staging: Path | None = None, meanwhile: Callable[[], object] | None = None,
+           output_checked: bool = False) -> list[Page]:
     """Every output file of the site, or a BuildError listing every problem met.
 
     With a cache, pages that would come out the same are returned as `kept` (no data) and the
     cache is updated; with jobs > 1 a large site is rendered by forked workers. When most of a
     large site renders, its pages are written to `staging` as they are made and returned as
     `staged` (no data), so that no process holds every page (the caller removes `staging`).
-    `meanwhile` is called once while the workers render (pool.fork_map).
+    `meanwhile` is called once while the workers render (pool.fork_map). `output_checked`:
+    the caller found every file of the cache's output index in `output` as recorded.
     """
-    renderer = Renderer(site, templates, cache, output, post_digests)
+    renderer = Renderer(site, templates, cache, output, post_digests,
+                        output_checked=output_checked)
     renderer.check_templates()
     entries = (*site.entries, *site.pages)
     renderer.prepare_markdown(entries, jobs)
@@ -592,6 +613,8 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
     old = cache.pages if cache is not None else {}
 
     renderer.claims = Claims() if tasks > 1 and can_fork() else None  # (else one process)
+    if renderer.claims is not None:
+        site.complete()  # the parts of the model worked out on first use: once, not per worker
 
     def share(k: int) -> tuple[list, dict, list, set, int, dict]:
         renderer.share, renderer._turn = (k, tasks), 0

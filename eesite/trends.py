@@ -172,6 +172,8 @@ def pool_history(a: Analytics) -> tuple[tuple, ...]:
 
 def trend_pages(r: Renderer) -> Iterator[Page | None]:
     """/numbers/, /charts/, /<year>/ for every year with rounds, /pool/ and a page per snapshot."""
+    from eesite.render import Later
+
     site, a = r.site, r.site.analytics
     if not a.years:
         return
@@ -211,7 +213,7 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
         yield r.page("/pool/", "pool.html", "eesite/trends.py", when, a=a, **nav("/pool/"),
                      size=chart(pool_chart, "pool-size", "Candidates in the pool",
                                 tuple((s.as_of, s.total) for s in a.snapshots)),
-                     history=pool_history(a))
+                     history=Later(pool_history, (a,)))
         for i, s in enumerate(a.snapshots):
             yield r.page(s.url, "snapshot.html", "eesite/trends.py", s.entries[-1].post.date,
                          s=s, **nav(None), older=a.snapshots[i - 1] if i else None,

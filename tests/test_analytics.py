@@ -290,3 +290,51 @@ def test_unescaped_text_never_reaches_svg(out):
     raw = (out / "charts/index.html").read_text(encoding="utf-8")
     for desc in re.findall(r"<desc[^>]*>(.*?)</desc>", raw):
         assert "<" not in desc and html.unescape(desc)
+
+
+def test_analytics_parts_are_worked_out_on_first_use_and_forked_workers_share_them(tmp_path):
+    """`eesite serve` makes the edited round's page before the rest of a rebuild, and that
+    page reads only `year_to_date`: the other parts (~0.15 s of the model at 10,000 rounds)
+    wait for their first use. Before render forks its workers it works them all out
+    (`Site.complete`), else each worker would; the values are the ones an eager pass gives."""
+    from eesite.analytics import _PARTS, analyze
+    from eesite.build import load_site
+    from eesite.render import render
+
+    site = load_site(Options(source=ROOT, output=tmp_path / "out", now=NOW), load_settings(ROOT))
+    a = site.analytics
+    assert a.year_to_date[site.draws[0].url].ordinal >= 1
+    assert [name for name in _PARTS if name in vars(a)] == ["year_to_date"]
+    render(site, ROOT / "templates", jobs=2)  # forks (435 rounds, no cache: all to render)
+    assert [name for name in _PARTS if name in vars(a)] == list(_PARTS)
+    eager = analyze(site.draws)
+    eager.complete()
+    for name in _PARTS:
+        assert getattr(a, name) == getattr(eager, name), name
+
+
+def test_the_pool_history_table_is_made_only_by_the_worker_that_makes_the_pool_page(
+        tmp_path, monkeypatch):
+    """Every worker walks every page; a context value wrapped in `render.Later` is worked out
+    only for a page the process makes (the pool page's 10,000-row table cost each worker
+    0.1 s)."""
+    import os
+
+    from eesite import trends
+    from eesite.build import load_site
+    from eesite.render import render
+
+    calls = tmp_path / "calls"
+    usual = trends.pool_history
+
+    def counted(a):
+        with calls.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        return usual(a)
+
+    monkeypatch.setattr(trends, "pool_history", counted)
+    site = load_site(Options(source=ROOT, output=tmp_path / "out", now=NOW), load_settings(ROOT))
+    pages = render(site, ROOT / "templates", jobs=2)
+    made = calls.read_text().split()
+    assert len(made) == 1 and made[0] != str(os.getpid())  # once, in a worker
+    assert any(p.path == "pool/index.html" and b"<table" in p.data for p in pages)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
@@ -112,11 +113,13 @@ def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):
     stores = sorted(cache.glob("*.pickle"))
     assert stores
     stores[0].write_bytes(stores[0].read_bytes()[:-40])  # truncated
-    for store in stores[1:]:
-        store.write_bytes(b"eesite-cache 1\n" + b"0" * 32 + b"\ncos\nsystem\n(S'touch pwned'\ntR.")
+    pwned = site.root / "pwned"  # (an absolute path: the build's working folder is not the site)
+    planted = b"cos\nsystem\n(S'touch %s'\ntR." % str(pwned).encode()
+    for store in stores[1:]:  # with a good checksum: the unpickler itself must refuse it
+        store.write_bytes(b"eesite-cache 2\n%08x\n" % zlib.crc32(planted) + planted)
     site.write("content/posts/hello.md", post_text("Hello again"))
     assert site.run("build") == 0
-    assert not (site.root / "pwned").exists()
+    assert not pwned.exists()
     built, clean = tree(site.output), clean_build(site, tmp_path)
     assert built == clean
 

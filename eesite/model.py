@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import ClassVar
 
 from eesite.analytics import Analytics, analyze
 from eesite.categories import BY_SLUG, CATEGORIES, Category
@@ -41,13 +42,19 @@ class Entry:
 
 @dataclass(frozen=True)
 class Group:
-    """Entries under one heading: a category's draws or a tag's posts, newest first."""
+    """Entries under one heading: a category's draws or a tag's posts, newest first, shown in
+    `listings` of a page each (the first at `url`, then `url`page/N/)."""
 
     key: str
     title: str
     url: str
     entries: tuple[Entry, ...]
     category: Category | None = None
+    listings: tuple[Listing, ...] = ()
+
+    # each of its pages counts what it read of the group (its counts, its cut-off range), so
+    # that a changed round remakes the page listing it, not every page of the group
+    read_in_part: ClassVar[bool] = True
 
     @property
     def invitations(self) -> int:
@@ -143,6 +150,12 @@ def paginate(entries: tuple[Entry, ...], per_page: int, first: str = "/"
     )
 
 
+def _group(key: str, title: str, url: str, entries: list[Entry], per_page: int,
+           category: Category | None = None) -> Group:
+    found = tuple(entries)
+    return Group(key, title, url, found, category, paginate(found, per_page, url))
+
+
 def build_site(posts: tuple[Post, ...], settings: Settings, now: datetime, *,
                drafts: bool = False, future: bool = False) -> Site:
     """The Site for these posts as of `now`, leaving out drafts and future posts unless asked."""
@@ -157,15 +170,15 @@ def build_site(posts: tuple[Post, ...], settings: Settings, now: datetime, *,
     by_category: dict[str, list[Entry]] = defaultdict(list)
     for entry in by_draw_date:
         by_category[entry.draw.category].append(entry)
-    categories = tuple(
-        Group(c.slug, c.title, f"/categories/{c.slug}/", tuple(by_category[c.slug]), c)
-        for c in CATEGORIES if by_category[c.slug]
-    )
+    categories = tuple(_group(c.slug, c.title, f"/categories/{c.slug}/", by_category[c.slug],
+                              settings.rounds_per_page, c)
+                       for c in CATEGORIES if by_category[c.slug])
     by_tag: dict[str, list[Entry]] = defaultdict(list)
     for entry in entries:
         for tag in entry.post.tags:
             by_tag[tag].append(entry)
-    tags = tuple(Group(t, t, f"/tags/{t}/", tuple(by_tag[t])) for t in sorted(by_tag))
+    tags = tuple(_group(t, t, f"/tags/{t}/", by_tag[t], settings.posts_per_page)
+                 for t in sorted(by_tag))
 
     dates = [d for p in shown for d in (p.date, p.updated) if d]
     return Site(

@@ -27,7 +27,7 @@ from eesite.cache import CACHE_DIR, Cache, digest
 from eesite.errors import BuildError, Problem
 from eesite.feeds import feed_links, feed_pages
 from eesite.incremental import Keys, Reads, Trace, TracingEnvironment, imports_of, known_imports
-from eesite.model import Entry, Site
+from eesite.model import Entry, Group, Site
 from eesite.occupation_pages import occupation_pages
 from eesite.pool import Claims, can_fork, fork_map
 from eesite.prose import new_markdown
@@ -470,18 +470,23 @@ def core_pages(r: Renderer) -> Iterator[Page | None]:
         yield r.page(listing.url, "archive.html", "templates/archive.html", site.updated,
                      listing=listing)
     yield r.page("/categories/", "categories.html", "templates/categories.html", site.updated)
-    for group in site.categories:
-        yield r.page(group.url, "category.html", "templates/category.html",
-                     group.entries[0].post.date, group=group)
+    yield from _group_pages(r, site.categories, "category.html")
     if site.tags:
         yield r.page("/tags/", "tags.html", "templates/tags.html", site.updated)
-    for group in site.tags:
-        yield r.page(group.url, "tag.html", "templates/tag.html", group.entries[0].post.date,
-                     group=group)
+    yield from _group_pages(r, site.tags, "tag.html")
     yield r.page_at("404.html", "/404/", "404.html", "templates/404.html")
     yield r.ready("draws.json", "draws.json", lambda: (
         tuple((e.url, r.keys.post(e.post)) for e in site.draws), site.settings, site.updated),
         lambda: draws_json(site).data)
+
+
+def _group_pages(r: Renderer, groups: tuple[Group, ...], template: str
+                 ) -> Iterator[Page | None]:
+    """A page for each listing of each group (a category's rounds, a tag's posts)."""
+    for group in groups:
+        for listing in group.listings:
+            yield r.page(listing.url, template, f"templates/{template}",
+                         listing.entries[0].post.date, group=group, listing=listing)
 
 
 def post_page(r: Renderer, entry: Entry) -> Page | None:

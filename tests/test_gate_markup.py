@@ -43,7 +43,8 @@ def test_every_html_page_passes_the_nu_html_checker(bundled_site: Served):
 
 def test_the_paged_archive_passes_the_nu_html_checker(tmp_path: Path):
     """The bundled rounds fit on one archive page; with `rounds_per_page = 100` the archive
-    has pages with a pager, and the charts page links the archive instead of its table."""
+    has pages with a pager, the charts page links the archive instead of its table, and the
+    categories with more than 100 rounds are paged too."""
     site = tmp_path / "site"
     for name in ("content", "templates"):
         shutil.copytree(ROOT / name, site / name)
@@ -58,7 +59,10 @@ def test_the_paged_archive_passes_the_nu_html_checker(tmp_path: Path):
     assert len(pages) == 5 and 'rel="prev" href="/draws/page/4/"' in pages[-1].read_text()
     charts = out / "charts/index.html"
     assert 'in <a href="/draws/">the archive of every round</a>' in charts.read_text()
-    _nu_check(out, [*pages, charts])
+    paged = sorted(out.glob("categories/*/page/*/index.html"))
+    assert paged and 'rel="prev"' in paged[-1].read_text()
+    firsts = sorted({p.parents[2] / "index.html" for p in paged})
+    _nu_check(out, [*pages, charts, *paged, *firsts])
 
 
 def test_nu_html_checker_finds_errors(tmp_path: Path):

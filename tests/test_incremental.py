@@ -345,3 +345,59 @@ def test_the_archive_is_paged_and_an_edit_remakes_only_its_page(site, tmp_path):
     for tree_ in (clean, built):
         tree_.pop(".eesite-manifest")
     assert built == clean
+
+
+def test_category_and_tag_pages_are_paged_and_an_edit_remakes_only_its_page(site, tmp_path):
+    """A category's rounds go `rounds_per_page` a page (/categories/stem/page/N/), a tag's
+    posts `posts_per_page` a page, each page with the group's facts and a pager. A page
+    counts what it read of its group (its counts and cut-off range), not every round in it:
+    a cut-off that moves no extreme remakes the one page listing that round."""
+    from eesite.cache import Cache
+    from eesite.settings import load_settings
+
+    site.write("pyproject.toml", (site.root / "pyproject.toml").read_text()
+               + "rounds_per_page = 2\nposts_per_page = 2\n")
+    small_site(site)  # stem: rounds 1, 3, 5, 7
+    site.write("content/draws/0009-2023-07-09-stem.md",
+               draw_text("9", crs=489, draw_date="2023-07-09", category="stem"))
+    for n in (1, 2):
+        site.write(f"content/posts/more{n}.md", post_text(f"More {n}", extra="tags: [analysis]\n",
+                                                        date=f"2026-01-0{n + 2}T09:00:00-05:00"))
+    assert site.run("build") == 0
+    pages = ["categories/stem/index.html",
+             *(f"categories/stem/page/{n}/index.html" for n in (2, 3))]
+    first, middle, last = (site.page(p) for p in pages)
+    assert '<a href="/draws/9/">9</a>' in first and '<a href="/draws/7/">7</a>' in first
+    assert '<a href="/draws/5/">5</a>' not in first and 'rel="next" href="/categories/stem/page/2/"' in first
+    assert "occupations rounds, page 2 of 3 · Test Draws</title>" in middle
+    assert '<a href="/draws/5/">5</a>' in middle and '<a href="/draws/3/">3</a>' in middle
+    assert '<a href="/draws/1/">1</a>' in last and 'rel="prev" href="/categories/stem/page/2/"' in last
+    for page in (first, middle, last):  # the group's facts on every page
+        assert "<dt>Rounds</dt><dd>5</dd>" in page and "<dd>481</dd>" in page and "<dd>489</dd>" in page
+    assert "/categories/stem/page/3/" in site.page("sitemap.xml")
+    assert 'href="/categories/" aria-current="page"' in last
+    tag_first, tag_last = site.page("tags/analysis/index.html"), site.page(
+        "tags/analysis/page/2/index.html")
+    assert "More 2" in tag_first and "More 1" in tag_first and "Hello" not in tag_first
+    assert "Hello" in tag_last and "3 posts, newest first" in tag_last
+    assert 'rel="prev" href="/tags/analysis/"' in tag_last
+
+    def traces() -> dict[str, str]:
+        found = Cache.open(site.root, load_settings(site.root)).pages
+        return {p: found[p].fingerprint for p in pages}
+
+    before = traces()
+    site.write("content/draws/0003-2023-07-03-stem.md",
+               draw_text("3", crs=484, draw_date="2023-07-03", category="stem"))
+    assert site.run("build") == 0
+    after = traces()
+    assert [p for p in pages if after[p] != before[p]] == [pages[1]]
+    assert '<td class="num">484</td>' in site.page(pages[1])
+    site.write("content/draws/0001-2023-07-01-stem.md",
+               draw_text("1", crs=470, draw_date="2023-07-01", category="stem"))
+    assert site.run("build") == 0  # a new lowest cut-off: every page's facts
+    assert all("<dd>470</dd>" in site.page(p) for p in pages)
+    built, clean = tree(site.output), clean_build(site, tmp_path)
+    for tree_ in (clean, built):
+        tree_.pop(".eesite-manifest")
+    assert built == clean

@@ -235,15 +235,16 @@ def serve(live: Live, host: str, port: int, serve_http: bool = True) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     thread = None
-    if server is not None:
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                  name="eesite-http", daemon=True)
-        thread.start()
-        say(f"serving {live.options.output} at http://{host}:{server.server_address[1]}/ "
-            "(Ctrl-C to stop)")
-    else:
-        say(f"watching {live.options.source} (Ctrl-C to stop)")
-    try:
+    try:  # (before "serving" is said: a Ctrl-C right after it must stop cleanly too)
+        if server is not None:
+            started = threading.Thread(target=server.serve_forever, name="eesite-http",
+                                       kwargs={"poll_interval": 0.2}, daemon=True)
+            started.start()
+            thread = started  # (only a started loop can be shut down: shutdown waits for it)
+            say(f"serving {live.options.output} at http://{host}:{server.server_address[1]}/ "
+                "(Ctrl-C to stop)")
+        else:
+            say(f"watching {live.options.source} (Ctrl-C to stop)")
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
@@ -252,7 +253,8 @@ def serve(live: Live, host: str, port: int, serve_http: bool = True) -> int:
         signal.signal(signal.SIGTERM, previous)
         say("stopping")
         if server is not None:
-            server.shutdown()
+            if thread is not None:
+                server.shutdown()
             server.server_close()
         live.stop()
     return 0

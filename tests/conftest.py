@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import shutil
 import textwrap
 import threading
@@ -70,12 +71,14 @@ class SiteDir:
         return self.root / "output"
 
     def write(self, rel: str, text: str | bytes) -> Path:
+        """Save a file as an editor does, atomically: a watcher never sees it half-written
+        (`write_text` empties the file first, and a test thread descheduled for longer than
+        the watcher's quiet time let a rebuild read an empty post)."""
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text, encoding="utf-8")
+        tmp = path.with_name(path.name + ".tmp")  # (the watcher ignores *.tmp)
+        tmp.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+        os.replace(tmp, path)
         return path
 
     def run(self, *args: str) -> int:

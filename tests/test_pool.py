@@ -123,8 +123,8 @@ def test_claims_give_every_turn_to_exactly_one_worker_and_the_idle_one_takes_mor
         items = [(0, claims, arrived), (1, claims, arrived)]
         (first, one), (second, other) = fork_map(walk, items, 2, batches=1)
         assert sorted(first + second) == list(range(3000))  # none lost, none made twice
-        if one != other and first:
-            break
+        if one != other and first and len(second) > len(first):
+            break  # (a loaded machine may deschedule the idle worker: then try again)
     assert one != other, "the two walks never ran in two workers at once"
     assert first and len(second) > len(first)
 

@@ -34,6 +34,7 @@ from markupsafe import Markup
 from eesite.cache import digest
 from eesite.content import Post
 from eesite.model import Entry, Site
+from eesite.prose import Html
 
 _PLAIN = (str, int, float, bool, type(None), date, datetime, Markup)
 _PLAIN_TYPES = frozenset(_PLAIN)  # exact types, for the hot paths (isinstance for subclasses)
@@ -506,6 +507,8 @@ class Keys:
             h.update(value.encode("utf-8", "surrogatepass"))
         elif kind in _PLAIN_TYPES:
             h.update(f"{kind.__name__}:{value!r};".encode())
+        elif kind is Html:  # a post's HTML: by the digest of its Markdown (prose.Html)
+            h.update(b"h%s;" % value.key.encode())
         elif kind is Entry:
             h.update(self.entry(value).encode())
         elif kind is Site:

@@ -30,7 +30,7 @@ from eesite.incremental import Keys, Reads, Trace, TracingEnvironment, imports_o
 from eesite.model import Entry, Group, Site
 from eesite.occupation_pages import occupation_pages
 from eesite.pool import Claims, can_fork, fork_map
-from eesite.prose import new_markdown
+from eesite.prose import Html, new_markdown
 from eesite.trends import trend_pages
 from eesite.write import Staged, stage
 
@@ -227,7 +227,7 @@ class Renderer:
         self._fragments: dict[tuple, Markup] = {}
         self._body_keys: dict[str, str] = {}
 
-    def markdown(self, entry: Entry) -> str:
+    def markdown(self, entry: Entry) -> Html:
         """The HTML of an entry's text (recorded as read by the page being made)."""
         source = entry.post.source
         self.texts_read.add(source)
@@ -236,7 +236,7 @@ class Renderer:
         if html is None:
             self.md.reset()
             html = self.html[key] = self.md.convert(self.site.texts.get(source, ""))
-        return html
+        return Html(html, key)
 
     def body_key(self, source: str) -> str:
         """The digest of a post's Markdown body (its HTML's key), worked out once a build:
@@ -494,7 +494,7 @@ def post_page(r: Renderer, entry: Entry) -> Page | None:
     post = entry.post
     template = {"draw": "draw.html", "post": "post.html", "page": "page.html"}[post.kind]
     return r.page(entry.url, template, post.source, post.updated or post.date,
-                  entry=entry, content=r.markdown(entry))
+                  entry=entry, content=Later(r.markdown, (entry,)))
 
 
 def _post_pages_for(r: Renderer, sources: frozenset[str]) -> Iterator[Page | None]:

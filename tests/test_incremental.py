@@ -268,6 +268,36 @@ def test_a_string_and_markup_of_the_same_text_hash_apart():
     assert keys.value("a<b") == keys.value("a<b")
 
 
+def test_a_posts_html_counts_by_the_digest_of_its_markdown(site):
+    """A page's check counts a post's HTML (`prose.Html`) by the digest of its Markdown, not
+    its bytes: the same key, the same value whatever the text (it cannot differ under one
+    cache key); another key, another value; never equal to a plain string."""
+    from datetime import datetime, timezone
+
+    from eesite.cache import digest
+    from eesite.incremental import Keys
+    from eesite.model import build_site
+    from eesite.prose import Html
+    from eesite.render import Renderer, make_environment
+    from eesite.settings import load_settings
+    from tests.conftest import ROOT
+
+    empty = build_site((), load_settings(ROOT), datetime(2026, 1, 1, tzinfo=timezone.utc))
+    keys = Keys(empty, make_environment(ROOT / "templates", empty), {})
+    assert keys.value(Html("<p>a</p>", "k1")) == keys.value(Html("<p>b</p>", "k1"))
+    assert keys.value(Html("<p>a</p>", "k1")) != keys.value(Html("<p>a</p>", "k2"))
+    assert keys.value(Html("<p>a</p>", "k1")) != keys.value("<p>a</p>")
+    small_site(site)
+    from eesite.build import Options, load_site
+
+    loaded = load_site(Options(source=site.root, output=site.output), load_settings(site.root))
+    r = Renderer(loaded, site.root / "templates")
+    entry = loaded.draws[0]
+    html = r.markdown(entry)
+    assert type(html) is Html and html.key == digest(loaded.texts[entry.post.source])
+    assert "<p>Editor" in html
+
+
 def test_what_templates_import_is_kept_for_the_next_process(site, tmp_path):
     """A new `eesite build` process learns what each template imports from the cache's
     `imports` (keyed by the template's source digest) instead of parsing every template, and

@@ -154,9 +154,9 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             others = session.others if hinted else {
                 path: stamp for path, stamp in stamps.items() if not is_post_file(root, path)}
         delta = None
-        checked = bool(cache is not None and cache.output and len(cache.output) == session.files
-                       and intact())  # output/ as the last build left it
-        if checked:
+        as_left = bool(cache is not None and cache.output and len(cache.output) == session.files
+                       and intact())  # output/ as the last build left it (or trusted to be)
+        if as_left:
             delta = rebuild_texts(session, posts, cache.posts, others, now, key,
                                   lambda: model_of(posts, lists, options, settings), templates,
                                   options.output, cache, SECTIONS)
@@ -170,7 +170,8 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
                 if first and hinted and session.site is not None else {}
             early.close()  # the collector back on for the rest of the build
             try:
-                report = _render_and_write(site, options, cache, jobs, checked)
+                report = _render_and_write(  # (trusted, not stat'ed: the renderer checks)
+                    site, options, cache, jobs, checked=as_left and not trust_output)
             except BaseException:
                 if ahead:  # the last good site stays whole
                     cache.output = {**cache.output,

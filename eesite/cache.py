@@ -67,13 +67,16 @@ def load(root: Path, name: str, key: str) -> object | None:
         raw = _path(root, name).read_bytes()
     except OSError:
         return None
-    body = memoryview(raw)[_HEAD:]  # (a checksum, not a digest: the unpickler is the guard
-    # against planted stores; BLAKE2 cost 0.1 s of every build reading 80 MB of stores)
-    if not raw.startswith(_MAGIC) or raw[len(_MAGIC):_HEAD] != b"%08x\n" % zlib.crc32(body):
+    # (a checksum, not a digest: the unpickler is the guard against planted stores; BLAKE2
+    # cost 0.1 s of every build reading 80 MB of stores)
+    if not raw.startswith(_MAGIC) or raw[len(_MAGIC):_HEAD] != b"%08x\n" % zlib.crc32(
+            memoryview(raw)[_HEAD:]):
         return None
+    stream = io.BytesIO(raw)  # (shares the bytes; a slice or a memoryview would be copied)
+    stream.seek(_HEAD)
     try:
         with collector_paused():  # a large unpickle otherwise spends half its time in it
-            stored_key, value = _Unpickler(io.BytesIO(body)).load()
+            stored_key, value = _Unpickler(stream).load()
     except Exception:  # noqa: BLE001 - any damage means: rebuild, do not trust
         return None
     return value if stored_key == key else None

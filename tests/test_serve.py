@@ -317,6 +317,30 @@ def test_output_files_deleted_by_hand_come_back_after_a_quick_rebuild(site, tmp_
         served.close()
 
 
+def test_a_full_rebuild_makes_again_a_kept_page_deleted_by_hand(site, tmp_path, monkeypatch):
+    """serve trusts output/ (no stat of every file before the edited page is out), but a full
+    rebuild still checks each page it keeps: one deleted by hand is made again and the new
+    site swapped in (it was counted as kept, and the swap failed linking a missing file)."""
+    from eesite import build as build_module
+
+    monkeypatch.setattr(build_module, "IN_PLACE_LIMIT", 0)  # swapped in, as a large site is
+    small_site(site)
+    age(site.root)
+    served = Served(site)
+    try:
+        (site.output / "posts/other/index.html").unlink()
+        draw = (site.root / "templates/draw.html").read_text(encoding="utf-8")
+        site.write("templates/draw.html", draw.replace(
+            "{% block content %}", "{% block content %}<p>Template edited.</p>", 1))
+        wait_until(lambda: served.shows("/draws/1/", "Template edited."))
+        served.live.wait_idle()
+        assert not any("failed" in line for line in served.said), served.said
+        assert (site.output / "posts/other/index.html").is_file()
+        assert tree(site.output) == clean_build(site, tmp_path)
+    finally:
+        served.close()
+
+
 def test_only_the_tabs_whose_page_changed_reload(site):
     small_site(site)
     age(site.root)

@@ -17,6 +17,7 @@ BANDS: tuple[str, ...] = (
     "401-450", "441-450", "431-440", "421-430", "411-420", "401-410", "351-400", "301-350",
     "0-300", "total",
 )
+_AT = {band: at for at, band in enumerate(BANDS)}
 SUBTOTALS: dict[str, tuple[str, ...]] = {
     "451-500": BANDS[3:8],
     "401-450": BANDS[9:14],
@@ -32,6 +33,9 @@ class Distribution:
     bands: tuple[tuple[str, int], ...]  # (band label, candidates) in BANDS order
 
     def get(self, band: str) -> int:
+        at = _AT.get(band, -1)  # bands come in BANDS order (schema.py): no dict to build
+        if 0 <= at < len(self.bands) and self.bands[at][0] == band:
+            return self.bands[at][1]
         return dict(self.bands)[band]
 
     @property
@@ -45,8 +49,8 @@ class Distribution:
         """
         values = dict(self.bands)
         out = []
-        for band, parts in SUBTOTALS.items():
-            total = sum(values[p] for p in parts)
+        for band, parts in SUBTOTALS.items():  # (the pool page asks for each of 10,000)
+            total = sum(map(values.__getitem__, parts))
             if total != values[band]:
                 out.append((band, values[band], total))
         return tuple(out)

@@ -338,3 +338,20 @@ def test_the_pool_history_table_is_made_only_by_the_worker_that_makes_the_pool_p
     made = calls.read_text().split()
     assert len(made) == 1 and made[0] != str(os.getpid())  # once, in a worker
     assert any(p.path == "pool/index.html" and b"<table" in p.data for p in pages)
+
+
+def test_a_distribution_reads_its_bands_by_position_and_by_name():
+    """Bands come in BANDS order (schema.py checks it), so `get` reads them by position; a
+    distribution made otherwise still answers by name, and subtotals that do not add up are
+    found either way."""
+    from eesite.content import BANDS, Distribution
+
+    counts = {band: 10 * n for n, band in enumerate(BANDS)}
+    ordered = Distribution(date(2024, 1, 2), tuple(counts.items()))
+    shuffled = Distribution(date(2024, 1, 2), tuple(reversed(counts.items())))
+    for dist in (ordered, shuffled):
+        assert [dist.get(band) for band in BANDS] == list(counts.values())
+        assert dist.total == counts["total"]
+        assert {band for band, _, _ in dist.mismatches()} == {"451-500", "401-450", "total"}
+    with pytest.raises(KeyError):
+        ordered.get("no such band")

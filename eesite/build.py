@@ -12,6 +12,7 @@ import functools
 import gc
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack, contextmanager
@@ -43,6 +44,7 @@ from eesite.write import (
     Staged,
     WriteReport,
     list_spare,
+    output_lock,
     rewrite,
     safe_join,
     staging_folder,
@@ -99,6 +101,10 @@ def model_of(posts: tuple[Post, ...], lists: OccupationIndex, options: Options,
     return replace(site, occupations=with_draws(lists, site.draws))
 
 
+def _waiting(output: Path) -> None:
+    print(f"waiting: another eesite process is writing {output}", file=sys.stderr, flush=True)
+
+
 @contextmanager
 def _few_collections():
     """A build allocates millions of long-lived objects; the cyclic collector would rescan them
@@ -135,7 +141,8 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         done = unchanged(cache.state, found, key, now, cache.output, options.output)
         if done is not None:
             return done, WriteReport(0, done.files, 0, cache.output)
-    with _few_collections(), ExitStack() as early:
+    with output_lock(options.output, lambda: _waiting(options.output)), _few_collections(), \
+            ExitStack() as early:
         if first:  # serve: no collection before the edited page is out (the heap holds the
             early.enter_context(collector_paused())  # cache: a pass costs 50-100 ms)
         root, live = options.source, session is not None

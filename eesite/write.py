@@ -18,7 +18,8 @@ import filecmp
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -69,6 +70,32 @@ def spare_folder(output: Path) -> Path:
     """The site before the last swap (hard links to the files the two share, so it costs
     little room), kept beside output/ to become the next site."""
     return output.parent / f".{output.name}.eesite-spare"
+
+
+@contextmanager
+def output_lock(output: Path, waiting: Callable[[], object] | None = None) -> Iterator[None]:
+    """One eesite process at a time renders into the staging folder of `output`, swaps it and
+    updates the spare (a `serve` rebuild and an `eesite build` of the same site, two builds in
+    two terminals): an advisory lock (flock) on a file beside `output`, held for the build;
+    `waiting` is called once if another process holds it. The lock goes with its process, so
+    one that crashed never leaves the site locked. Where there is no flock, nothing locks."""
+    try:
+        import fcntl
+    except ImportError:  # (Windows)
+        yield
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(output.parent / f".{output.name}.eesite-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # (forked workers that inherited it have ended: the lock is released)
 
 
 def stage(staging: str, rel: str, data: bytes, key: str) -> Staged:

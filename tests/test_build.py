@@ -162,3 +162,43 @@ def test_every_command_has_help(command):
     result = subprocess.run([sys.executable, "-m", "eesite", *command, "--help"],
                             capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0 and "usage: eesite" in result.stdout
+
+
+def test_a_second_eesite_process_waits_for_the_one_writing_the_site(site, tmp_path):
+    """Two eesite processes on one site (a `serve` rebuild and an `eesite build`) would share
+    the staging folder and the spare: the second waits for the first (an flock beside
+    output/), says so, and then builds; the site equals a clean build."""
+    import fcntl
+    import threading
+    import time
+
+    from eesite.write import output_lock
+    from tests.test_incremental import clean_build, small_site, tree
+
+    small_site(site)
+    assert main(["build", "--source", str(site.root)]) == 0
+    site.write("content/draws/0003-2023-07-03-stem.md",
+               draw_text("3", crs=300, draw_date="2023-07-03"))
+    with output_lock(site.output):  # as another eesite process in the middle of its build
+        proc = subprocess.Popen([sys.executable, "-m", "eesite", "build", "--source",
+                                 str(site.root)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 60
+        while not any("waiting: another eesite process" in line for line in said):
+            assert proc.poll() is None and time.monotonic() < deadline, said
+            time.sleep(0.02)
+        time.sleep(0.5)
+        assert proc.poll() is None  # still waiting
+        assert ">300<" not in site.page("draws/3/index.html")
+    out, _ = proc.communicate(timeout=120)
+    reader.join(timeout=10)
+    assert proc.returncode == 0, said
+    assert "built 7 draws" in out and "300" in site.page("draws/3/index.html")
+    lock = site.output.parent / f".{site.output.name}.eesite-lock"
+    with lock.open("rb") as f:  # released when the process ended
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    built, clean = tree(site.output), clean_build(site, tmp_path)
+    assert built == clean

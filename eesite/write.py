@@ -60,16 +60,22 @@ class Staged(NamedTuple):
     mtime_ns: int
 
 
+def _beside(output: Path, kind: str) -> Path:
+    """One of eesite's own files or folders beside output/: hidden, named after it (git-ignored
+    as `.output.eesite-*`), on its file system."""
+    return output.parent / f".{output.name}.eesite-{kind}"
+
+
 def staging_folder(output: Path) -> Path:
     """Where the next site is assembled: a hidden sibling of output/ (same file system, so the
     swap is one rename)."""
-    return output.parent / f".{output.name}.eesite-staging"
+    return _beside(output, "staging")
 
 
 def spare_folder(output: Path) -> Path:
     """The site before the last swap (hard links to the files the two share, so it costs
     little room), kept beside output/ to become the next site."""
-    return output.parent / f".{output.name}.eesite-spare"
+    return _beside(output, "spare")
 
 
 @contextmanager
@@ -85,7 +91,7 @@ def output_lock(output: Path, waiting: Callable[[], object] | None = None) -> It
         yield
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(output.parent / f".{output.name}.eesite-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(_beside(output, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -109,23 +109,20 @@ class Reads:
         flat = {path for path in self.bases if path not in self.whole
                 and _flat(values.get(path, _MISSING))}
         out = []
+        bases, whole = self.bases, self.whole
         for path, value in values.items():
-            if path in flat:  # a small record of plain fields: one leaf for all it read
-                out.append(("v", path))
-                continue
-            if flat and len(path) > 1 and path[:-1] in flat and path[-1][0] == "." and \
-                    path[-1][1] in _field_names(type(values[path[:-1]])):
-                continue  # a field of such a record: counted with it
-            inner = path in self.bases and path not in self.whole
-            if inner and callable(value) and not isinstance(value, Mapping):
-                continue
-            if inner and type(value) is not Entry and (isinstance(value, Mapping | _Seq)
-                                                       or dataclasses.is_dataclass(value)):
-                out.append(("s", path))
-            else:
-                out.append(("v", path))
+            if flat:
+                if path in flat:  # a small record of plain fields: one leaf for all it read
+                    out.append(("v", path))
+                    continue
+                if len(path) > 1 and path[:-1] in flat and path[-1][0] == "." and \
+                        path[-1][1] in _field_names(type(values[path[:-1]])):
+                    continue  # a field of such a record: counted with it
+            how = _read_into(type(value)) if path in bases and path not in whole else "v"
+            if how:
+                out.append((how, path))
         out += [("i", pair) for pair in self.same]
-        return tuple(_INTERN.setdefault(leaf, leaf) for leaf in sorted(out, key=repr))
+        return tuple(leaf for _, leaf in sorted(map(_sortable, out), key=_first))
 
 
 @dataclass(frozen=True)
@@ -170,6 +167,24 @@ def _ref(value: object, reads: Reads) -> object:
         return _UNKNOWN if any(r == _UNKNOWN for r in refs) else refs
     reads.unknown = True
     return _UNKNOWN
+
+
+@functools.cache
+def _read_into(kind: type) -> str:
+    """The leaf of a value of this type that a page only read into: "" (a method it called:
+    what the call gave is recorded), "s" (a mapping, a tuple from the model or a record: its
+    shape), "v" (anything else: its value). By type, once: the checks cost a fifth of a
+    page's trace."""
+    if kind is Entry:
+        return "v"
+    mapping = issubclass(kind, Mapping)
+    if not mapping and any("__call__" in vars(k) for k in kind.__mro__):  # callable(value)
+        return ""
+    return "s" if mapping or kind is _Seq or dataclasses.is_dataclass(kind) else "v"
+
+
+def _first(pair: tuple) -> object:
+    return pair[0]
 
 
 def _own(leaf: tuple[str, tuple]) -> bool:
@@ -227,6 +242,19 @@ class _Iterating:
 _ITERATING = _Iterating()  # the Reads of the page being rendered (one at a time)
 _IMPORTS: dict[tuple[str, str], tuple[str, ...]] = {}  # (template, digest) -> what it loads
 _INTERN: dict[tuple, tuple] = {}  # equal paths of many pages share one tuple (smaller cache)
+_LEAVES: dict[tuple, tuple[str, tuple]] = {}  # leaf -> (its repr, its one interned copy)
+
+
+def _sortable(leaf: tuple) -> tuple[str, tuple]:
+    """A recorded read with the repr a trace's leaves are sorted by, both made once (many
+    pages read the same: the repr of each cost a third of making a page's trace)."""
+    known = _LEAVES.get(leaf)
+    if known is None:
+        if len(_LEAVES) >= 1 << 18:  # bounded: `serve` runs for hours
+            _LEAVES.clear()
+        leaf = _INTERN.setdefault(leaf, leaf)
+        known = _LEAVES[leaf] = (repr(leaf), leaf)
+    return known
 
 
 class _Method:
@@ -468,12 +496,18 @@ def _record_head(kind: type) -> bytes:
 def _flat(value: object) -> bool:
     """A record of a few plain fields (a draw's year-to-date counts): hashing it whole is
     cheaper than checking each field a page read, and as exact for what fields hold."""
-    kind = type(value)
-    if kind in _PLAIN_TYPES or kind is Entry or isinstance(value, type) \
-            or not dataclasses.is_dataclass(value):
-        return False
+    names = _small_record(type(value))
+    return names is not None and all(type(getattr(value, n)) in _PLAIN_TYPES for n in names)
+
+
+@functools.cache
+def _small_record(kind: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass of at most 12 fields (not Entry); else None."""
+    if kind in _PLAIN_TYPES or kind is Entry or issubclass(kind, type) \
+            or not dataclasses.is_dataclass(kind):
+        return None
     names = _field_names(kind)
-    return len(names) <= 12 and all(type(getattr(value, n)) in _PLAIN_TYPES for n in names)
+    return names if len(names) <= 12 else None
 
 
 class Keys:

@@ -301,9 +301,6 @@ def load_content(root: Path, settings: Settings, cache: Cache | None = None,
             st = os.stat(source.path)  # before reading: a later write changes the stamp
             if not stat.S_ISREG(st.st_mode):
                 continue
-            if hit and hit[0] and hit[0] == (st.st_size, st.st_mtime_ns, st.st_ino):
-                found[source.rel] = hit
-                continue
             data = read_limited(source.path, settings.max_post_bytes)
         except FileNotFoundError:  # gone since the walk, or a dangling link: not a post
             continue

@@ -1,4 +1,4 @@
-"""Markdown to HTML: Python-Markdown with the site's extensions, and a quicker inline step.
+"""Markdown to HTML: Python-Markdown with the site's extensions, and quicker inline and toc steps.
 
 Python-Markdown tries each of its 14 inline patterns on every run of text (a table cell, a list
 item, a paragraph), one regular expression and several Python calls each: half of a post's
@@ -14,6 +14,7 @@ from __future__ import annotations
 import markdown
 from markdown import util
 from markdown.extensions import Extension
+from markdown.extensions.toc import TocExtension, TocTreeprocessor
 from markdown.inlinepatterns import HTML_RE
 from markdown.treeprocessors import InlineProcessor
 
@@ -99,6 +100,20 @@ class QuickInline(InlineProcessor):
         return data
 
 
+class QuickToc(TocTreeprocessor):
+    """The `toc` extension's step, minus its search for a `[TOC]` paragraph in texts that have
+    none: the search walks every element and joins its text (a fifth of the step's time)."""
+
+    def replace_marker(self, root, elem) -> None:
+        # the marker is replaced only in an element whose own text is the marker
+        if self.marker and any(self.marker in (el.text or "") for el in root.iter()):
+            super().replace_marker(root, elem)
+
+
+class _QuickTocExtension(TocExtension):
+    TreeProcessorClass = QuickToc
+
+
 class _QuickInlineExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Python-Markdown's name
         md.treeprocessors.register(QuickInline(md), "inline", 20)  # replaces the built-in one
@@ -106,5 +121,6 @@ class _QuickInlineExtension(Extension):
 
 def new_markdown() -> markdown.Markdown:
     """A converter with the site's extensions (reuse it, calling `reset()` between texts)."""
-    return markdown.Markdown(extensions=[*EXTENSIONS, _QuickInlineExtension()],
+    extensions = [_QuickTocExtension() if name == "toc" else name for name in EXTENSIONS]
+    return markdown.Markdown(extensions=[*extensions, _QuickInlineExtension()],
                              output_format="html")

@@ -8,7 +8,7 @@ import markdown
 import pytest
 from hypothesis import strategies as st
 
-from eesite.prose import EXTENSIONS, QuickInline, _needs, new_markdown
+from eesite.prose import EXTENSIONS, QuickInline, QuickToc, _needs, new_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +20,7 @@ def plain(text: str) -> str:
 def quick(text: str) -> str:
     md = new_markdown()
     assert isinstance(md.treeprocessors["inline"], QuickInline)
+    assert isinstance(md.treeprocessors["toc"], QuickToc)
     return md.convert(text)
 
 
@@ -42,6 +43,9 @@ TRICKY = [
     "# Heading with `code` {#custom .cls}\n\nText {: .x }",
     "```\n*not emphasis* [not a link]\n```\n\n    indented *code*",
     "snake_case_word and 2*3*4 and <notatag and a<b>c and [unclosed",
+    "[TOC]\n\n# One\n\n## Two *b*\n\n# One",  # the marker becomes the table of contents
+    "Intro\n\n   [TOC]  \n\n## A\n\n> [TOC]\n\n- [TOC]\n\n### B",
+    "not alone: [TOC] here\n\n# H\n\n`[TOC]`\n\n    [TOC]",  # left as text
 ]
 
 
@@ -50,7 +54,8 @@ def test_tricky_texts_convert_as_python_markdown_does(text):
     assert quick(text) == plain(text)
 
 
-MARKUP = st.sampled_from(list("*_`\\[]()!<>&#:|-.{}\n ") + ["  \n", "http://", "@", "a", "b"])
+MARKUP = st.sampled_from(list("*_`\\[]()!<>&#:|-.{}\n ") + ["  \n", "http://", "@", "a", "b",
+                                                          "[TOC]", "\n# ", "\n\n"])
 
 
 @hypothesis.settings(max_examples=400, deadline=None)

@@ -24,7 +24,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# eesite's own bytecode, written here because Python does not write it where
+# PYTHONDONTWRITEBYTECODE is set (as on this project's machines): each `eesite` run would
+# compile its modules again (~0.06 s of a 0.3 s build with nothing to do). Up to date: ~0.05 s.
 setup: $(STAMP)
+	@$(BIN)/python -m compileall -q eesite
 
 # Debian's chromium for the browser tests (playwright's own browser download is not used).
 browser:

@@ -78,6 +78,11 @@ class Listing:
     previous_url: str | None
     next_url: str | None
 
+    @property
+    def page_part(self) -> str:
+        """", page 2 of 5" for a title or caption; "" when the list has one page."""
+        return f", page {self.number} of {self.count}" if self.count > 1 else ""
+
 
 @dataclass(frozen=True)
 class Site:

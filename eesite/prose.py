@@ -69,12 +69,14 @@ class QuickInline(InlineProcessor):
 
     def run(self, tree, ancestors=None):
         registry = self.inlinePatterns  # indexing a Registry sorts it: read it once per text
-        self._patterns = [registry[i] for i in range(len(registry))]
-        self._needs = [None] * len(registry)
-        for name in _NEEDS:
-            if name in registry:
-                index = registry.get_index_for_name(name)
-                self._needs[index] = _needs(name, self._patterns[index])
+        patterns = [registry[i] for i in range(len(registry))]
+        if patterns != getattr(self, "_patterns", None):  # worked out again only if changed
+            self._patterns = patterns
+            self._needs = [None] * len(registry)
+            for name in _NEEDS:
+                if name in registry:
+                    index = registry.get_index_for_name(name)
+                    self._needs[index] = _needs(name, patterns[index])
         return super().run(tree, ancestors)
 
     # Python-Markdown's private loop (name-mangled), with a skip for patterns that cannot match.
@@ -119,8 +121,19 @@ class _QuickInlineExtension(Extension):
         md.treeprocessors.register(QuickInline(md), "inline", 20)  # replaces the built-in one
 
 
+class _Markdown(markdown.Markdown):
+    """Python-Markdown asks whether a tag is block-level ~90 times a post, each a scan of a
+    list of 40 names: here a set, made once the extensions have added theirs."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._blocks = frozenset(self.block_level_elements)
+
+    def is_block_level(self, tag) -> bool:
+        return isinstance(tag, str) and tag.lower().rstrip("/") in self._blocks
+
+
 def new_markdown() -> markdown.Markdown:
     """A converter with the site's extensions (reuse it, calling `reset()` between texts)."""
     extensions = [_QuickTocExtension() if name == "toc" else name for name in EXTENSIONS]
-    return markdown.Markdown(extensions=[*extensions, _QuickInlineExtension()],
-                             output_format="html")
+    return _Markdown(extensions=[*extensions, _QuickInlineExtension()], output_format="html")

@@ -71,3 +71,12 @@ def test_an_unknown_or_changed_pattern_is_always_tried():
     assert _needs("wikilink", md.inlinePatterns["link"]) is None  # a name it does not know
     changed = type("P", (), {"pattern": r"\[\["})()
     assert _needs("link", changed) is None  # a known name whose expression is not the known one
+
+
+def test_a_pattern_registered_after_a_conversion_is_tried_too():
+    from markdown.inlinepatterns import SimpleTagInlineProcessor
+    md = new_markdown()
+    assert md.convert("a ++b++ c") == "<p>a ++b++ c</p>"
+    md.inlinePatterns.register(SimpleTagInlineProcessor(r"()\+\+(.+?)\+\+", "ins"), "ins", 5)
+    md.reset()
+    assert md.convert("a ++b++ *c*") == "<p>a <ins>b</ins> <em>c</em></p>"

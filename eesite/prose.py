@@ -14,6 +14,7 @@ from __future__ import annotations
 import markdown
 from markdown import util
 from markdown.extensions import Extension
+from markdown.extensions.tables import TableProcessor
 from markdown.extensions.toc import TocExtension, TocTreeprocessor
 from markdown.inlinepatterns import HTML_RE
 from markdown.treeprocessors import InlineProcessor
@@ -121,6 +122,48 @@ class _QuickInlineExtension(Extension):
         md.treeprocessors.register(QuickInline(md), "inline", 20)  # replaces the built-in one
 
 
+# block processor -> (the attribute holding its expression, the expression in Python-Markdown
+# 3.x, the strings one of which any block it acts on contains, the method that searches)
+_BLOCK_NEEDS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
+    "hashheader": ("RE", r"(?:^|\n)(?P<level>#{1,6})(?P<header>(?:\\.|[^\\#]|#+(?=[^#\n]))*?)#*"
+                   r"(?:\n|$)", ("#",), "test"),
+    "hr": ("SEARCH_RE", r"^[ ]{0,3}(?=(?P<atomicgroup>(-+[ ]{0,2}){3,}|(_+[ ]{0,2}){3,}|"
+           r"(\*+[ ]{0,2}){3,}))(?P=atomicgroup)[ ]*$", ("-", "_", "*"), "test"),
+    "quote": ("RE", r"(^|\n)[ ]{0,3}>[ ]?(.*)", (">",), "test"),
+    "reference": ("RE", r"^[ ]{0,3}\[([^\[\]]*)\]:[ ]*(?:\n[ ]*)?([^\s]+)[ ]*(?:\n[ ]*)?"
+                  r'''((["\'])(.*)\4[ ]*|\((.*)\)[ ]*)?$''', ("[",), "run"),
+    "abbr": ("RE", r"^[*]\[(?P<abbr>[^\\]*?)\][ ]?:[ ]*\n?[ ]*(?P<title>.*)$", ("*[",), "run"),
+}
+
+
+def _quick_blocks(md: markdown.Markdown) -> None:
+    """Python-Markdown tries its block processors in turn on each block (a paragraph, a list),
+    and several search the whole block with a regular expression: a header needs "#", a
+    rule "-", "_" or "*", a quote ">", a link reference "[", an abbreviation "*[", a table
+    "|". A processor whose expression is the known one is skipped when the block holds none
+    of its strings; it would not have matched (a processor that searches in `run` puts the
+    block back and says no). Tested against plain Python-Markdown like QuickInline."""
+    processors = md.parser.blockprocessors
+    for name, (attribute, source, needs, method) in _BLOCK_NEEDS.items():
+        if name in processors and getattr(getattr(processors[name], attribute, None), "pattern",
+                                          None) == source:
+            _skip_unless(processors[name], needs, method)
+    if "table" in processors and type(processors["table"]) is TableProcessor:
+        _skip_unless(processors["table"], ("|",), "test")  # every row of a table has a pipe
+
+
+def _skip_unless(processor: object, needs: tuple[str, ...], method: str) -> None:
+    original = getattr(processor, method)
+
+    def test(parent, block: str) -> bool:
+        return any(text in block for text in needs) and original(parent, block)
+
+    def run(parent, blocks: list[str]) -> bool:
+        return any(text in blocks[0] for text in needs) and original(parent, blocks)
+
+    setattr(processor, method, test if method == "test" else run)
+
+
 class _Markdown(markdown.Markdown):
     """Python-Markdown asks whether a tag is block-level ~90 times a post, each a scan of a
     list of 40 names: here a set, made once the extensions have added theirs."""
@@ -128,6 +171,7 @@ class _Markdown(markdown.Markdown):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._blocks = frozenset(self.block_level_elements)
+        _quick_blocks(self)
 
     def is_block_level(self, tag) -> bool:
         return isinstance(tag, str) and tag.lower().rstrip("/") in self._blocks

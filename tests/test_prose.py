@@ -46,6 +46,9 @@ TRICKY = [
     "[TOC]\n\n# One\n\n## Two *b*\n\n# One",  # the marker becomes the table of contents
     "Intro\n\n   [TOC]  \n\n## A\n\n> [TOC]\n\n- [TOC]\n\n### B",
     "not alone: [TOC] here\n\n# H\n\n`[TOC]`\n\n    [TOC]",  # left as text
+    "> quote\n> more\n\nText\n\n---\n\n***\n\n_ _ _\n\n# H #\n\nSetext\n======\n\nx\n---",
+    "| one |\n|---|\n| cell |\n\na | b\n--|--\nc | d\n\nno | table\nhere",
+    "[ref]: https://x.org \"T\"\n\nSee [ref] and [x][ref].\nText\n[b]: /b\n\n*[HTML]: Hyper Text\n\nHTML.",
 ]
 
 

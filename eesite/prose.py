@@ -14,10 +14,11 @@ from __future__ import annotations
 import markdown
 from markdown import util
 from markdown.extensions import Extension
+from markdown.extensions.attr_list import AttrListTreeprocessor
 from markdown.extensions.tables import TableProcessor
 from markdown.extensions.toc import TocExtension, TocTreeprocessor
 from markdown.inlinepatterns import HTML_RE
-from markdown.treeprocessors import InlineProcessor
+from markdown.treeprocessors import InlineProcessor, UnescapeTreeprocessor
 
 EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
 
@@ -136,20 +137,55 @@ _BLOCK_NEEDS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
 }
 
 
-def _quick_blocks(md: markdown.Markdown) -> None:
+def _quick_steps(md: markdown.Markdown) -> None:
     """Python-Markdown tries its block processors in turn on each block (a paragraph, a list),
     and several search the whole block with a regular expression: a header needs "#", a
     rule "-", "_" or "*", a quote ">", a link reference "[", an abbreviation "*[", a table
     "|". A processor whose expression is the known one is skipped when the block holds none
     of its strings; it would not have matched (a processor that searches in `run` puts the
-    block back and says no). Tested against plain Python-Markdown like QuickInline."""
+    block back and says no). Two tree steps likewise: attr_list looks for "{" in every text
+    of the document, and unescape for the STX that marks a backslash escape. Tested against
+    plain Python-Markdown like QuickInline."""
     processors = md.parser.blockprocessors
     for name, (attribute, source, needs, method) in _BLOCK_NEEDS.items():
-        if name in processors and getattr(getattr(processors[name], attribute, None), "pattern",
-                                          None) == source:
-            _skip_unless(processors[name], needs, method)
-    if "table" in processors and type(processors["table"]) is TableProcessor:
+        processor = _registered(processors, name)
+        if getattr(getattr(processor, attribute, None), "pattern", None) == source:
+            _skip_unless(processor, needs, method)
+    if type(_registered(processors, "table")) is TableProcessor:
         _skip_unless(processors["table"], ("|",), "test")  # every row of a table has a pipe
+    tree = md.treeprocessors
+    attrs = _registered(tree, "attr_list")
+    if type(attrs) is AttrListTreeprocessor and attrs.BASE_RE == _ATTRS:
+        _skip_tree_unless(attrs, "{")  # `{: .class }`: nothing to look at in most texts
+    unescape = _registered(tree, "unescape")
+    if type(unescape) is UnescapeTreeprocessor and unescape.RE.pattern == _ESCAPED:
+        original = unescape.unescape  # (a backslash escape is kept as STX, its code, ETX)
+        unescape.unescape = lambda text: original(text) if util.STX in text else text
+
+
+def _registered(registry: util.Registry, name: str) -> object:
+    """`registry[name]`, or None (a Registry has no `get`)."""
+    try:
+        return registry[name]
+    except KeyError:
+        return None
+
+
+_ATTRS = r"\{\:?[ ]*([^\}\n ][^\n]*)\}"  # attr_list's expression in Python-Markdown 3.x
+_ESCAPED = rf"{util.STX}(\d+){util.ETX}"
+
+
+def _skip_tree_unless(processor: object, needed: str) -> None:
+    """Run a tree step that only reads texts and tails for `needed` only when one holds it."""
+    original = processor.run
+
+    def run(root) -> None:
+        for element in root.iter():
+            if needed in (element.text or "") or needed in (element.tail or ""):
+                return original(root)
+        return None
+
+    processor.run = run
 
 
 def _skip_unless(processor: object, needs: tuple[str, ...], method: str) -> None:
@@ -171,7 +207,7 @@ class _Markdown(markdown.Markdown):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._blocks = frozenset(self.block_level_elements)
-        _quick_blocks(self)
+        _quick_steps(self)
 
     def is_block_level(self, tag) -> bool:
         return isinstance(tag, str) and tag.lower().rstrip("/") in self._blocks

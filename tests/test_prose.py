@@ -48,6 +48,8 @@ TRICKY = [
     "not alone: [TOC] here\n\n# H\n\n`[TOC]`\n\n    [TOC]",  # left as text
     "> quote\n> more\n\nText\n\n---\n\n***\n\n_ _ _\n\n# H #\n\nSetext\n======\n\nx\n---",
     "| one |\n|---|\n| cell |\n\na | b\n--|--\nc | d\n\nno | table\nhere",
+    "para\n{: .x #y }\n\n- item\n{: .li }\n\n*e*{: .em } and \\{ \\# \\` \\_ kept\n\n"
+    "| a {: .c } |\n|---|\n| b |",
     "[ref]: https://x.org \"T\"\n\nSee [ref] and [x][ref].\nText\n[b]: /b\n\n*[HTML]: Hyper Text\n\nHTML.",
 ]
 

@@ -1,4 +1,4 @@
-"""Markdown to HTML: Python-Markdown with the site's extensions, and quicker inline and toc steps.
+"""Markdown to HTML: Python-Markdown with the site's extensions, minus work that cannot change it.
 
 Python-Markdown tries each of its 14 inline patterns on every run of text (a table cell, a list
 item, a paragraph), one regular expression and several Python calls each: half of a post's
@@ -6,7 +6,10 @@ conversion. Each built-in pattern can only match text holding a certain characte
 "[", emphasis "*" or "_", raw HTML "<" ...). `QuickInline` skips a pattern when its character is
 absent and otherwise runs Python-Markdown's own code, so the HTML is the same byte for byte
 (tests compare it with plain Python-Markdown). A pattern it does not know exactly (another
-extension's, or a built-in whose expression changed in a new release) is always tried.
+extension's, or a built-in whose expression changed in a new release) is always tried. The
+block processors and two tree steps are skipped the same way (`_quick_steps`), the table of
+contents is made only for a text that asks for one (`QuickToc`), and block-level tags are
+looked up in a set (`_Markdown`): 0.71 → 0.48 ms a benchmark post in all.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class Page:
     kept: str = ""  # digest of the identical file already in output/ (data is then empty)
     staged: Staged | None = None  # written to the staging folder already (data is then empty)
 
-    def __reduce__(self):  # a worker sends back ~11,000: as a tuple, a seventh of the bytes
+    def __reduce__(self):  # a worker sends back ~11,000; as tuples, kept ones take 1/7 the bytes
         return type(self), (self.path, self.data, self.origin, self.lastmod, self.in_sitemap,
                             self.kept, self.staged)
 

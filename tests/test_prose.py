@@ -85,3 +85,16 @@ def test_a_pattern_registered_after_a_conversion_is_tried_too():
     md.inlinePatterns.register(SimpleTagInlineProcessor(r"()\+\+(.+?)\+\+", "ins"), "ins", 5)
     md.reset()
     assert md.convert("a ++b++ *c*") == "<p>a <ins>b</ins> <em>c</em></p>"
+
+
+def test_a_block_step_whose_expression_changed_is_always_tried():
+    import re
+
+    from eesite.prose import _quick_steps
+    md = markdown.Markdown(extensions=list(EXTENSIONS))
+    quote, header = md.parser.blockprocessors["quote"], md.parser.blockprocessors["hashheader"]
+    quote.RE = re.compile(r"(^|\n)[ ]{0,3}%[ ]?(.*)")  # as if a new release changed it
+    _quick_steps(md)
+    assert "test" not in vars(quote)  # left as it is: its characters are not known
+    assert "test" in vars(header)  # the known expression: skipped without a "#"
+    assert not header.test(None, "no header here") and header.test(None, "# a header")

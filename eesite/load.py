@@ -1,8 +1,9 @@
 """Stage 1, load: read every content file and validate it into Posts, collecting all problems.
 
 Files are decoded as UTF-8 (a BOM is fine) with CRLF folded to LF, so a file saved on Windows
-builds exactly like its plain twin. python-frontmatter splits the `---` block; the YAML is
-composed node by node so each problem can name the line of its key.
+builds exactly like its plain twin. python-frontmatter splits the `---` block; front matter of
+the usual shape is read by plainyaml, any other by PyYAML, composed node by node so that each
+problem can name the line of its key.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from eesite import plainyaml
 from eesite.cache import Cache, digest
 from eesite.content import Post
 from eesite.errors import BuildError, Problem
@@ -187,6 +189,13 @@ def split(text: str, rel: str) -> tuple[dict, dict[str, int], str]:
     except ValueError:
         raise BuildError([Problem(rel, 1, "", "the front matter is not closed: expected a "
                                               "second --- line")]) from None
+    # the usual shape, without PyYAML's composer; anything else as PyYAML reads it
+    meta, lines = plainyaml.read(fm) or read_yaml(fm, rel)
+    return meta, lines, body.lstrip("\n")
+
+
+def read_yaml(fm: str, rel: str) -> tuple[dict, dict[str, int]]:
+    """(values, line of each key) of front matter by PyYAML, or all its problems."""
     try:
         loader = Loader(fm)
         try:
@@ -217,7 +226,7 @@ def split(text: str, rel: str) -> tuple[dict, dict[str, int], str]:
             lines[key] = line
     if problems:
         raise BuildError(problems)
-    return meta, lines, body.lstrip("\n")
+    return meta, lines
 
 
 def default_slug(source: Source, meta: dict) -> str:

@@ -126,12 +126,12 @@ def settings_key(settings: object) -> str:
     """Everything besides the input files that changes what a build produces."""
     from eesite.prose import EXTENSIONS
 
-    return digest(repr((FORMAT, __version__, _code(), markdown.__version__,
+    return digest(repr((FORMAT, __version__, own_code(), markdown.__version__,
                         jinja2.__version__, EXTENSIONS, settings)))
 
 
 @functools.cache
-def _code() -> tuple:
+def own_code() -> tuple:
     """eesite's own modules by name, size and mtime: an edited eesite (while developing it)
     makes other output even when its version number stays the same."""
     files = sorted(Path(__file__).parent.glob("*.py"))

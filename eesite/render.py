@@ -25,6 +25,7 @@ from eesite import __version__
 from eesite.analytics import band_rows
 from eesite.cache import CACHE_DIR, Cache, digest
 from eesite.errors import BuildError, Problem
+from eesite.escaping import CompiledTemplates, OutputEscaping
 from eesite.feeds import feed_links, feed_pages
 from eesite.incremental import Keys, Reads, Trace, TracingEnvironment, imports_of, known_imports
 from eesite.model import Entry, Group, Site
@@ -147,13 +148,14 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
     """Jinja with eesite's filters; `compiled` keeps compiled templates between runs."""
     env = TracingEnvironment(
         loader=jinja2.FileSystemLoader(templates, encoding="utf-8-sig"),  # a BOM is not output
-        bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled)) if compiled else None,
+        bytecode_cache=CompiledTemplates(str(compiled)) if compiled else None,
         autoescape=True,  # everywhere: front matter and imported strings are never trusted
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,  # one build, one environment: no stat of the template on every page
     )
+    env.code_generator_class = OutputEscaping  # `{{ x }}` escaped as text, not Markup
     env.filters.update(num=num, signed=signed, long_date=long_date, utc_time=utc_time, iso=iso,
                        absolute=site.settings.absolute)
     env.globals.update(site=site, settings=site.settings, version=__version__, change=change,

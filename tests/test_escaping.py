@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jinja2
+import markupsafe
 import pytest
 from lxml import etree, html
+from markupsafe import Markup
 
 from eesite.cli import main
+from eesite.escaping import CompiledTemplates, OutputEscaping, escape_output
 from tests.conftest import SiteDir, draw_text, post_text
 from tests.test_ircc import feed_text, record
 
@@ -103,3 +107,83 @@ def test_the_check_finds_markup_that_could_run(tmp_path: Path, planted: str):
     (tmp_path / "index.html").write_text(f"<!DOCTYPE html><html><body>{planted}</body></html>")
     with pytest.raises(AssertionError):
         check_output(tmp_path)
+
+
+# ---- `{{ x }}` escaped as text (eesite/escaping.py) ---------------------------------------------
+
+class Html:
+    def __html__(self) -> str:
+        return "<b>already safe</b>"
+
+
+class Text(str):
+    pass
+
+
+OUTPUT_VALUES = [ATTACK, "", "plain", Markup("<i>safe</i>"), Text("<u>sub</u>"), 455, -1.5,
+                 None, True, Html(), ("<a>", 1), {"k": "<v>"}]
+
+
+@pytest.mark.parametrize("value", OUTPUT_VALUES, ids=repr)
+def test_escape_output_gives_markupsafes_characters_as_text(value):
+    got = escape_output(value)
+    assert isinstance(got, str) and str(got) == str(markupsafe.escape(value))
+
+
+TEMPLATES = {
+    "macros.html": "{% macro m(x, y='<d>') %}<p>{{ x }}{{ y }}{{ caller() if caller }}</p>"
+                   "{% endmacro %}",
+    "base.html": "<title>{% block title %}{{ t }}{% endblock %}</title>"
+                 "{% set head %}{{ self.title() }}|{{ t }}{% endset %}{{ head }}{{ head | length }}"
+                 "{% block body %}{% endblock %}",
+    "page.html": """{% extends "base.html" %}{% from "macros.html" import m %}
+{% block body %}{{ m(t) }}{{ m(t, t ~ "&") }}{% call m(v) %}{{ t }}{% endcall %}
+{% for x in xs %}{{ x }}{{ loop.index }}{% if x is string %}{{ x | upper }}{% endif %}{% endfor %}
+{% filter lower %}{{ t }}<B>{% endfilter %}{{ safe | safe }}{{ safe }}{{ t | e }}{{ n }}
+{% autoescape false %}{{ t }}{% endautoescape %}{% set s = t ~ safe %}{{ s }}{{ s | length }}
+{{ [t, safe] | join(", ") }}{{ "%s!" | format(t) }}{% include "macros.html" %}{% endblock %}""",
+}
+
+
+def test_templates_give_the_same_page_as_with_jinjas_own_escaping(tmp_path: Path):
+    """Every way a value reaches a page (blocks, macros, call blocks, set and filter blocks,
+    loops, `self`, filters, autoescape switched off): the same page as plain Jinja makes."""
+    for name, text in TEMPLATES.items():
+        (tmp_path / name).write_text(text)
+    context = {"t": ATTACK, "v": Text("<v>"), "safe": Markup("<em>ok</em>"), "n": 7,
+               "xs": [ATTACK, 3, Markup("<s>"), Html()]}
+
+    def page(generator) -> str:
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(tmp_path), autoescape=True,
+                                 extensions=["jinja2.ext.do"])
+        if generator:
+            env.code_generator_class = generator
+        return env.get_template("page.html").render(context)
+
+    ours = page(OutputEscaping)
+    assert ours == page(None)
+    assert "&lt;script&gt;" in ours and "<em>ok</em>" in ours and "<b>already safe</b>" in ours
+
+
+def test_templates_compiled_by_another_eesite_are_compiled_again(tmp_path: Path):
+    """Compiled templates are kept between builds (.eesite-cache/jinja); one compiled by
+    another code generator (plain Jinja here) is compiled again, not run."""
+    (tmp_path / "t.html").write_text("{{ x }}")
+    compiled = tmp_path / "compiled"
+    compiled.mkdir()
+
+    def template(cache, generator=None):
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(tmp_path), autoescape=True,
+                                 bytecode_cache=cache)
+        if generator:
+            env.code_generator_class = generator
+        return env.get_template("t.html")
+
+    plain = template(jinja2.FileSystemBytecodeCache(str(compiled)))
+    assert "escape_output" not in plain.root_render_func.__globals__
+    assert len(list(compiled.iterdir())) == 1
+    ours = template(CompiledTemplates(str(compiled)), OutputEscaping)
+    assert "escape_output" in ours.root_render_func.__globals__
+    again = template(CompiledTemplates(str(compiled)))  # from the cache: no generator needed
+    assert "escape_output" in again.root_render_func.__globals__
+    assert again.render(x="<") == "&lt;"

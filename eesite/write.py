@@ -107,11 +107,20 @@ def output_lock(output: Path, waiting: Callable[[], object] | None = None) -> It
 def stage(staging: str, rel: str, data: bytes, key: str) -> Staged:
     """Write `data` (whose digest is `key`) at `rel` in the staging folder; any process may call
     it, for distinct paths. The folder is created on first use, its parent must exist."""
-    path = os.path.join(staging, *_checked(rel))
+    parts = _checked(rel)
+    path = os.path.join(staging, *parts)
+    if len(parts) > 1:  # a page's own folder is usually new: make it, not ask first
+        folder = os.path.dirname(path)
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(path, flags, 0o666)  # the folder usually exists: try that first
-    except FileNotFoundError:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:  # the staging folder itself, on first use
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd = os.open(path, flags, 0o666)
     try:

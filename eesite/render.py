@@ -299,8 +299,10 @@ class Renderer:
             self.problems.add(template_problem(err, self.templates))
         return Markup()
 
-    def prepare_markdown(self, entries: Iterable[Entry], jobs: int) -> None:
-        """Convert every body not in the cache up front, over `jobs` processes when many."""
+    def prepare_markdown(self, entries: Iterable[Entry], jobs: int,
+                         meanwhile: Callable[[], object] | None = None) -> None:
+        """Convert every body not in the cache up front, over `jobs` processes when many;
+        `meanwhile` runs in this process (pool.fork_map)."""
         texts = self.site.texts
         todo = {self.body_key(e.post.source): e.post.source for e in entries}
         todo = [(k, texts.get(source, "")) for k, source in todo.items() if k not in self.html]
@@ -309,7 +311,8 @@ class Renderer:
             self.md.reset()
             return item[0], self.md.convert(item[1])
 
-        self.html.update(fork_map(convert, todo, jobs if len(todo) >= 200 else 1))
+        self.html.update(fork_map(convert, todo, jobs if len(todo) >= 200 else 1,
+                                  meanwhile=meanwhile))
 
     def page(self, url: str, template: str, origin: str, lastmod: datetime | None = None,
              **context) -> Page | None:
@@ -612,9 +615,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
     """
     renderer = Renderer(site, templates, cache, output, post_digests,
                         output_checked=output_checked)
-    renderer.check_templates()
     entries = (*site.entries, *site.pages)
-    renderer.prepare_markdown(entries, jobs)
     large = len(entries) >= 300 and _much_to_render(renderer, cache)
     tasks = 1
     if jobs > 1 and (large or len(entries) >= CHECK_IN_WORKERS):
@@ -622,10 +623,17 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
     if large and staging is not None and staging.parent.is_dir():
         renderer.staging = str(staging)
     old = cache.pages if cache is not None else {}
-
     renderer.claims = Claims() if tasks > 1 and can_fork() else None  # (else one process)
-    if renderer.claims is not None:
-        site.complete()  # the parts of the model worked out on first use: once, not per worker
+
+    def ready() -> None:
+        """Done in this process while the workers convert Markdown (a cold build: 0.4 s that
+        left a core idle), before the render workers are forked: every template compiled,
+        and the parts of the model worked out on first use, once rather than per worker."""
+        renderer.check_templates()
+        if renderer.claims is not None:
+            site.complete()
+
+    renderer.prepare_markdown(entries, jobs, meanwhile=ready)
 
     def share(k: int) -> tuple[list, dict, list, set, int, dict]:
         renderer.share, renderer._turn = (k, tasks), 0

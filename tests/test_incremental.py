@@ -6,10 +6,12 @@ import shutil
 import zlib
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from eesite import render
 from eesite.cache import CACHE_DIR
+from eesite.incremental import Reads, TracingEnvironment
 from tests.conftest import draw_text, post_text
 
 
@@ -431,3 +433,63 @@ def test_category_and_tag_pages_are_paged_and_an_edit_remakes_only_its_page(site
     for tree_ in (clean, built):
         tree_.pop(".eesite-manifest")
     assert built == clean
+
+
+# ---- calls from templates: what Jinja passes, and what counts --------------------------------
+
+class _Callable:
+    @jinja2.pass_context
+    def __call__(self, context, x):
+        return f"obj:{context['n']}:{x}"
+
+
+class _Record:
+    def shout(self, x):
+        return f"{x}!"
+
+
+def _stop():
+    raise StopIteration
+
+
+CALLABLES = {
+    "plain": lambda x, y=0: f"plain:{x}:{y}",
+    "builtin": "a-b".replace,
+    "method": _Record().shout,
+    "context": jinja2.pass_context(lambda ctx, x: f"ctx:{ctx['n']}:{x}"),
+    "env": jinja2.pass_environment(lambda env, x: f"env:{env.autoescape}:{x}"),
+    "evalctx": jinja2.pass_eval_context(lambda ec, x: f"eval:{ec.autoescape}:{x}"),
+    "obj": _Callable(),
+    "stop": _stop,
+}
+CALLS = """{{ plain(1) }}{{ plain(1, y=2) }}{{ builtin("-", "+") }}{{ method("m") }}
+{% for n in [7] %}{{ context(n) }}{{ plain(n) }}{% endfor %}{% set n = 5 %}{{ context(1) }}
+{{ env(2) }}{{ evalctx(3) }}{{ obj(4) }}{{ stop() is defined }}
+{% macro m(x) %}<{{ plain(x) }}{{ context(x) }}>{% endmacro %}{{ m("k") }}
+{% block b %}{{ context(9) }}{{ plain(8) }}{% endblock %}"""
+
+
+def test_template_calls_get_what_jinja_gives_them():
+    """TracingContext.call calls plain functions and methods itself (Context.call asks each
+    what to pass first): every kind of callable gets what Jinja's own call gives it."""
+    def page(env: jinja2.Environment) -> str:
+        env.globals.update(CALLABLES, n=3)
+        return env.from_string(CALLS).render()
+
+    ours = page(TracingEnvironment(autoescape=True))
+    assert ours == page(jinja2.Environment(autoescape=True))
+    assert all(part in ours for part in ("plain:1:2", "a+b", "m!", "ctx:5:1", "env:True:2",
+                                         "eval:True:3", "obj:5:4", "False", "<plain:k:0"))
+
+
+def test_a_model_value_handed_to_a_function_counts_whole():
+    env = TracingEnvironment(autoescape=True)
+    record = _Record()
+    env.globals.update(CALLABLES)
+    env.reads = reads = Reads()
+    reads.register(record, (("ctx", "r"),))
+    try:
+        env.from_string("{{ plain(r) }}{{ method(r) }}").render(r=record)
+    finally:
+        env.reads = None
+    assert reads.whole == {(("ctx", "r"),)}

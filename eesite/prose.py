@@ -20,9 +20,11 @@ import markdown
 from markdown import util
 from markdown.extensions import Extension
 from markdown.extensions.attr_list import AttrListTreeprocessor
+from markdown.extensions.fenced_code import FencedBlockPreprocessor
 from markdown.extensions.tables import TableProcessor
 from markdown.extensions.toc import TocExtension, TocTreeprocessor
 from markdown.inlinepatterns import HTML_RE
+from markdown.preprocessors import HtmlBlockPreprocessor, NormalizeWhitespace
 from markdown.treeprocessors import InlineProcessor, UnescapeTreeprocessor
 
 EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc", "attr_list", "abbr")
@@ -176,6 +178,38 @@ def _quick_steps(md: markdown.Markdown) -> None:
     if type(unescape) is UnescapeTreeprocessor and unescape.RE.pattern == _ESCAPED:
         original = unescape.unescape  # (a backslash escape is kept as STX, its code, ETX)
         unescape.unescape = lambda text: original(text) if util.STX in text else text
+    for name, kind, needs, tail in _PRE_NEEDS:
+        step = _registered(md.preprocessors, name)
+        if type(step) is kind:
+            _pass_unless(step, needs, tail)
+
+
+# preprocessor -> (its class, the strings one of which a text it changes holds, the lines it
+# adds to any text): whitespace to normalise (CR, tab, STX/ETX, a line of spaces), raw HTML
+# or an entity, a fence
+_PRE_NEEDS = (
+    ("normalize_whitespace", NormalizeWhitespace, ("\r", "\t", " \n", util.STX, util.ETX),
+     ("", "")),
+    ("html_block", HtmlBlockPreprocessor, ("<", "&"), ()),
+    ("fenced_code_block", FencedBlockPreprocessor, ("```", "~~~"), ()),
+)
+_PROBE = ("A paragraph, with: *marks* and [links](/x).", "", "- a list", "", "| a | b |")
+
+
+def _pass_unless(step: object, needs: tuple[str, ...], tail: tuple[str, ...]) -> None:
+    """Run a preprocessor (it joins the text's lines and searches all of it) only on a text
+    holding one of `needs`: on the others it gives the lines as they are, plus `tail`.
+    Installed only when the step does exactly that with a probe text (a release that
+    changed the step would show it)."""
+    original = step.run
+    if original(list(_PROBE)) != [*_PROBE, *tail]:
+        return
+
+    def run(lines: list[str]) -> list[str]:
+        text = "\n".join(lines) + "\n"  # (a last line of spaces is one before the tail)
+        return original(lines) if any(n in text for n in needs) else [*lines, *tail]
+
+    step.run = run
 
 
 def _registered(registry: util.Registry, name: str) -> object:

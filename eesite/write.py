@@ -280,20 +280,22 @@ def write_site(files: Mapping[str, bytes | Kept | Staged], output: Path, source:
     staging = staging_folder(output)
     changed: dict[str, tuple[bytes, str] | Staged] = {}
     stamps: dict[str, tuple[str, int, int]] = {}
+    present = output.is_dir()  # (else nothing is there to compare: a first build)
     for rel, data in files.items():
         kind = type(data)
         if kind is Kept:
             stamps[rel] = index[rel]
             continue
-        target = safe_join(output, rel)
         if kind is Staged:
-            if _same_staged(target, os.path.join(staging, rel), data, index.get(rel)):
+            target = safe_join(output, rel) if present else None
+            if target and _same_staged(target, os.path.join(staging, rel), data,
+                                       index.get(rel)):
                 stamps[rel] = _stamp(target, data.digest)  # the index may be stale
             else:
                 changed[rel] = data
             continue
         key = digest(data)
-        if _same(target, data, index.get(rel), key):
+        if present and _same(target := safe_join(output, rel), data, index.get(rel), key):
             stamps[rel] = _stamp(target, key)  # the index may be stale (same bytes, new mtime)
         else:
             changed[rel] = (data, key)

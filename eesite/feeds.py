@@ -22,12 +22,12 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from feedgen.feed import FeedGenerator
-
 from eesite import __version__
 from eesite.model import Entry, Group, Site
 
 if TYPE_CHECKING:  # render.py imports this module to list it in SECTIONS
+    from feedgen.feed import FeedGenerator
+
     from eesite.render import Page, Renderer
 
 # (format, file name, media type, label); a feed lives at <base>/<file name>.
@@ -223,6 +223,8 @@ def plain_text(fragment: str, limit: int = 300) -> str:
 
 def _generator(site: Site, feed: Feed, fmt: str, items: list[Item], updated: datetime
                ) -> FeedGenerator:
+    from feedgen.feed import FeedGenerator  # (lxml, dateutil: only when a feed is made)
+
     s = site.settings
     fg = FeedGenerator()
     fg.id(f"tag:{s.tagging_entity}:feeds/{feed.key}")

@@ -24,10 +24,7 @@ _DOUBLE = re.compile(r'"((?:[^"\\]|\\["\\nt])*)"')
 _ESCAPE = re.compile(r"\\(.)")
 _UNESCAPED = {"\\": "\\", '"': '"', "n": "\n", "t": "\t"}
 _SINGLE = re.compile(r"'((?:[^']|'')*)'")
-# Characters libyaml reads as themselves anywhere (no tab, CR, NEL, line or paragraph
-# separator, byte-order mark, control character):
-_ODD = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
-                  "\U00010000-\U0010ffff]")
+_ODD_ASCII = re.compile("[^\n\x20-\x7e]")  # (no tab, CR or control character)
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _STR = "tag:yaml.org,2002:str"
 _SCALARS = ("null", "bool", "int", "float", "timestamp")
@@ -40,7 +37,7 @@ class _Decline(Exception):
 def read(text: str) -> tuple[dict, dict[str, int]] | None:
     """(values, line of each top-level key) of front matter `text` (as python-frontmatter
     splits it), exactly as PyYAML would give them, or None when it is not of the plain shape."""
-    if _ODD.search(text):
+    if (_ODD_ASCII if text.isascii() else _odd()).search(text):
         return None
     rows = [(n, len(m[1]), m[2], m[3].rstrip(" ")) for n, m in
             enumerate(map(_LINE.match, text.split("\n"))) if m[2] is not None or m[3].strip(" ")]
@@ -150,6 +147,14 @@ def _plain(text: str) -> object:
 @functools.lru_cache(maxsize=1 << 14)  # the same keys and values in every file
 def _tag(text: str) -> str:
     return _loader().resolve(yaml.ScalarNode, text, (True, False))
+
+
+@functools.cache
+def _odd() -> re.Pattern:
+    """Characters libyaml does not read as themselves (a tab, CR, NEL, a line or paragraph
+    separator, a byte-order mark, a control character): compiled on first use (5 ms)."""
+    return re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+                      "\U00010000-\U0010ffff]")
 
 
 @functools.cache

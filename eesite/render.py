@@ -400,6 +400,12 @@ class Renderer:
         key = digest(data)
         if self.keys is not None:  # no fingerprint: made every full build, traced for its texts
             self.traces[path] = Trace("", "", (), (), (), key, self._texts())
+        return self._made(path, origin, data, key)
+
+    def _made(self, path: str, origin: str, data: bytes, key: str) -> Page:
+        """A file made here: written to the staging folder when there is one (no process then
+        holds the site's bytes, nor sends them through a pipe: draws.json is 6 MB at 10,000
+        posts), else kept in the page."""
         if self.staging:
             return _Made(path, b"", origin, staged=stage(self.staging, path, data, key))
         return _Made(path, data, origin)
@@ -419,8 +425,8 @@ class Renderer:
             self.traces[path] = old
             return _Made(path, b"", origin, kept=old.output)
         data = make()
-        self.traces[path] = Trace("", key, (), (), (), digest(data))
-        return _Made(path, data, origin)
+        self.traces[path] = Trace("", key, (), (), (), output := digest(data))
+        return self._made(path, origin, data, output)
 
     def _in_output(self, path: str, output_digest: str) -> bool:
         """Is the file eesite wrote at `path` last time still there, untouched?"""

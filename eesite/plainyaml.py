@@ -1,7 +1,7 @@
 """Front matter of the usual shape, read without PyYAML's composer.
 
 libyaml composes a node with two position marks for every scalar and PyYAML resolves each in
-Python: ~100 µs of a draw's ~150 µs of front matter. Almost every file is plain `key: value`
+Python: ~100 µs of the ~190 µs a draw's front matter took. Almost every file is plain `key: value`
 lines, nested mappings, lists of one-line scalars: this reads that shape line by line with the
 same scalar rules (PyYAML's own resolver and constructors) and declines (None) anything else —
 a comment, a tab, an anchor, a block or multi-line scalar, an escape other than \\ \" \n \t,

@@ -493,3 +493,30 @@ def test_a_model_value_handed_to_a_function_counts_whole():
     finally:
         env.reads = None
     assert reads.whole == {(("ctx", "r"),)}
+
+
+def test_feed_html_made_or_found_by_workers_stays_in_the_cache(site, tmp_path, monkeypatch):
+    """Workers send back only the feed-item HTML they made (the rest is in the store already):
+    after a rebuild in workers the cache holds the same HTML as after a one-process build."""
+    from eesite.cache import Cache
+    from eesite.cli import main
+    from eesite.settings import load_settings
+
+    def stored(root: Path) -> set[str]:
+        return set(Cache.open(root, load_settings(root)).html.values())
+
+    small_site(site)
+    monkeypatch.setenv("EESITE_JOBS", "1")
+    clean_build(site, tmp_path)
+    one_process = stored(tmp_path / "twin")
+    monkeypatch.setattr(render, "CHECK_IN_WORKERS", 1)
+    monkeypatch.setenv("EESITE_JOBS", "2")
+    assert main(["build", "--source", str(site.root)]) == 0
+    assert stored(site.root) == one_process
+    site.write("content/draws/0003-2023-07-03-stem.md",  # its feeds are made again
+               draw_text("3", crs=490, draw_date="2023-07-03", category="stem"))
+    assert main(["build", "--source", str(site.root)]) == 0
+    assert main(["build", "--source", str(site.root)]) == 0  # (a build that keeps them all)
+    clean_build(site, tmp_path)
+    assert stored(site.root) == stored(tmp_path / "twin")
+    assert any("Round 3" in html for html in stored(site.root))

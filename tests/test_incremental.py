@@ -185,9 +185,10 @@ def test_a_call_with_an_argument_that_cannot_be_found_again_is_always_made(site,
     the call is rendered again every build rather than kept on an unverifiable read."""
     draw_html = site.root / "templates/draw.html"
     text = draw_html.read_text()
-    assert "year_to_date.get(entry.url)" in text
-    site.write("templates/draw.html", text.replace("year_to_date.get(entry.url)",
-                                                   "year_to_date.get(entry.url, {})"))
+    assert "{% if ytd %}" in text
+    site.write("templates/draw.html", text.replace(
+        "{% if ytd %}",
+        "{% set ytd = site.analytics.year_to_date.get(entry.url, {}) %}{% if ytd %}"))
     for n in (1, 2, 3):
         site.write(f"content/draws/{n:04d}-2023-07-0{n}-stem.md",
                    draw_text(str(n), draw_date=f"2023-07-0{n}"))
@@ -520,3 +521,33 @@ def test_feed_html_made_or_found_by_workers_stays_in_the_cache(site, tmp_path, m
     clean_build(site, tmp_path)
     assert stored(site.root) == stored(tmp_path / "twin")
     assert any("Round 3" in html for html in stored(site.root))
+
+
+def test_draw_pages_share_their_reads_of_the_site(site, tmp_path):
+    """A draw page gets its round's occupation list, year-to-date counts and next round in
+    its context: its recorded reads of `site` are those of every draw page (one fingerprint
+    part a build for all of them), and what it shows of its own round still counts."""
+    from eesite.cache import Cache
+    from eesite.settings import load_settings
+
+    small_site(site)
+    assert site.run("build") == 0
+    traces = [t for t in Cache.open(site.root, load_settings(site.root)).pages.values()
+              if t.template == "draw.html"]
+    assert len(traces) == 7
+    assert len({t.paths for t in traces}) == 1
+    assert not any("/draws/" in repr(t.paths) for t in traces)
+    assert {("v", (("ctx", name),)) for name in ("applied", "ytd", "after")} <= set(
+        traces[0].context)
+    site.write("content/draws/0001-2023-07-01-stem.md",  # later 2023 rounds count it
+               draw_text("1", crs=481, draw_date="2023-07-01", invitations=4321))
+    assert site.run("build") == 0
+    assert "Draw 3 of 2023, 5,321 invitations so far" in site.page("draws/3/index.html")
+    site.write("content/draws/0008-2023-07-08-cec.md", draw_text("8", draw_date="2023-07-08"))
+    assert site.run("build") == 0
+    assert 'rel="next" href="/draws/8/"' in site.page("draws/7/index.html")
+    built = tree(site.output)
+    clean = clean_build(site, tmp_path)
+    for tree_ in (clean, built):
+        tree_.pop(".eesite-manifest")
+    assert built == clean

@@ -111,6 +111,23 @@ def test_draws_json_is_open_data(site):
     assert [json.loads(row.rstrip(","))["round"] for row in rows] == ["255", "254"]  # a line each
 
 
+def test_draws_json_rows_are_as_json_writes_them(site):
+    """Each row is exactly `json.dumps(row, ensure_ascii=False)` (eesite writes the rows
+    itself, with json's string encoder), whatever the strings hold; U+2028/2029 escaped."""
+    name = 'STEM \\"quoted\\" \\\\ back\\tslash, fédéral \\u2028 ligne'
+    text = draw_text(extra="round_time: 2023-07-05T14:30:00-04:00\n"
+                     "list_version: \"2023-Version 1\"\n").replace(
+        '"STEM occupations (Version 1)"', f'"{name}"')
+    site.write("content/draws/0254-2023-07-05-stem.md", text)
+    assert site.run("build") == 0
+    data = json.loads(site.page("draws.json"))
+    row = data["draws"][0]
+    assert row["draw_name"] == 'STEM "quoted" \\ back\tslash, fédéral \u2028 ligne'
+    assert row["round_time"] == "2023-07-05T18:30:00Z" and row["list_version"] == "2023-Version 1"
+    line = "  " + json.dumps(row, ensure_ascii=False).replace("\u2028", "\\u2028")
+    assert line in site.page("draws.json").splitlines()
+
+
 def test_draws_json_of_a_site_without_draws(site):
     site.write("content/posts/a.md", post_text())
     assert site.run("build") == 0

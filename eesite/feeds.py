@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from eesite import __version__
+from eesite.cache import digest
 from eesite.model import Entry, Group, Site
 
 if TYPE_CHECKING:  # render.py imports this module to list it in SECTIONS
@@ -301,28 +303,106 @@ def json_feed(site: Site, feed: Feed, items: list[Item], updated: datetime) -> b
 WRITERS = {"rss": rss, "atom": atom, "json": json_feed}
 
 
+@functools.cache
+def _feedgen_stamp() -> tuple:
+    """feedgen's version file by size and mtime, not imported (lxml: ~30 ms): an upgrade of
+    feedgen may change the XML it writes, so kept feeds count it."""
+    from importlib.util import find_spec
+
+    spec = find_spec("feedgen")
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    folder = next(iter(spec.submodule_search_locations))
+    try:
+        st = os.stat(os.path.join(folder, "version.py"))
+    except OSError:
+        return ()
+    return (folder, st.st_size, st.st_mtime_ns)
+
+
 # ---- the section ---------------------------------------------------------------------------
 
 class _Items:
-    """Builds each entry's Item once, however many feeds it is in."""
+    """Builds each entry's Item once, however many feeds it is in.
+
+    With a cache, an item's HTML is kept in it under the digest of what it is made from (its
+    entry, the round before in its category, its Markdown, `feed_item.html` with what it
+    imports, its URL), so a feed whose items are all unchanged is kept without rendering any
+    (`inputs`); rendering records what the template read, and an item that read more (a
+    `site` value, another entry) makes its feeds ones that are made every build."""
 
     def __init__(self, r: Renderer):
         self.r = r
         self.content: dict[str, str | None] = {}
+        self.keys: dict[str, str] = {}  # entry URL -> the key of its HTML
+        self.inexact: set[str] = set()  # entry URLs whose HTML read more than its key says
+        self._templates: str | None = None
+
+    def key(self, entry: Entry) -> str:
+        known = self.keys.get(entry.url)
+        if known is None:
+            r = self.r
+            if self._templates is None:
+                self._templates = "\0".join(f"{t}:{r.keys.template(t)}" for t in
+                                            r.env.with_imports(("feed_item.html",)))
+            before = entry.previous_same
+            known = self.keys[entry.url] = digest("\0".join((
+                "feed item", r.keys.entry(entry), r.keys.entry(before) if before else "",
+                r.body_key(entry.post.source), self._templates,
+                r.site.settings.absolute(entry.url))))
+        return known
 
     def html(self, entry: Entry) -> str | None:
         if entry.url not in self.content:
-            try:
-                fragment = self.r.env.get_template("feed_item.html").render(
-                    entry=entry, content=self.r.markdown(entry))
-            except Exception as err:  # noqa: BLE001 - reported like any template error
-                from eesite.render import template_problem
-
-                self.r.problems.add(template_problem(err, self.r.templates))
-                fragment = ""
-            self.content[entry.url] = self.r.memo(
-                feed_html, fragment, self.r.site.settings.absolute(entry.url))
+            self.content[entry.url] = self._html(entry)
         return self.content[entry.url]
+
+    def _html(self, entry: Entry) -> str:
+        r = self.r
+        key = self.key(entry) if r.keys is not None else None
+        if key is not None and (found := r.html.get(key)) is not None:
+            r.memos.add(key)
+            return found
+        fragment, exact = self._render(entry)
+        base = r.site.settings.absolute(entry.url)
+        if key is None or not exact:
+            self.inexact.add(entry.url)
+            return r.memo(feed_html, fragment, base)
+        r.memos.add(key)
+        found = r.html[key] = feed_html(fragment, base)
+        return found
+
+    def _render(self, entry: Entry) -> tuple[str, bool]:
+        """feed_item.html for `entry`, and whether it read only what the item's key holds."""
+        from eesite.incremental import Reads
+        from eesite.render import template_problem
+
+        env, reads = self.r.env, Reads()
+        outer, env.reads = env.reads, reads
+        try:
+            fragment = env.get_template("feed_item.html").render(
+                entry=entry, content=self.r.markdown(entry))
+        except Exception as err:  # noqa: BLE001 - reported like any template error
+            self.r.problems.add(template_problem(err, self.r.templates))
+            return "", False
+        finally:
+            env.reads = outer
+        before = entry.previous_same
+        exact = not reads.values and not reads.unknown and reads.entries <= {
+            entry.url, before.url if before else entry.url} and reads.templates <= set(
+            env.with_imports(("feed_item.html",)))
+        return fragment, exact
+
+    def inputs(self, feed: Feed, dates: dict[str, datetime], newest: datetime) -> object:
+        """What a feed's files are made from, or None when an item's HTML read more."""
+        rows = []
+        for e in feed.entries:
+            self.html(e)  # (found by its key in the cache, else made now)
+            if e.url in self.inexact:
+                return None
+            rows.append((self.keys[e.url], self.r.keys.entry(e), dates[e.url]))
+        return (feed.key, feed.title, feed.description, feed.base, feed.page, newest,
+                tuple(rows), _feedgen_stamp())
 
     def item(self, entry: Entry, updated: datetime) -> Item:
         site = self.r.site
@@ -351,9 +431,11 @@ def feed_pages(r: Renderer) -> Iterator[Page | None]:
         newest = max(dates.values(), default=site.updated or EPOCH)
         origin = f"feeds ({feed.key})"
         entries = functools.cache(lambda f=feed, d=dates: [items.item(e, d[e.url]) for e in f.entries])
+        inputs = functools.cache(lambda f=feed, d=dates, n=newest: items.inputs(f, d, n))
         for fmt, name in FILE.items():
             yield r.file((feed.base + name).lstrip("/"), origin,
                          lambda w=WRITERS[fmt], f=feed, e=entries, n=newest: w(site, f, e(), n),
-                         texts=[e.post.source for e in feed.entries])
+                         texts=[e.post.source for e in feed.entries],
+                         inputs=inputs)
     yield r.page("/feeds/", "feeds.html", "templates/feeds.html", site.updated,
                  feeds=[(feed, feed.links(site)) for feed in feeds])

@@ -386,22 +386,32 @@ class Renderer:
         self.texts_read = set()
         return texts
 
-    def file(self, path: str, origin: str, make: Callable[[], bytes],
-             texts: Iterable[str] = ()) -> Page:
+    def file(self, path: str, origin: str, make: Callable[[], bytes], texts: Iterable[str] = (),
+             inputs: Callable[[], object] | None = None) -> Page:
         """A file built in Python (XML, JSON), made only by the worker whose turn it is, so
-        forked workers do not all build every feed; `texts`: the sources whose Markdown it
-        may show (besides those `make` reads through `markdown`)."""
+        forked workers do not all build every feed. `texts`: the sources whose Markdown it
+        may show (besides those `make` reads through `markdown`). `inputs`: what its bytes
+        depend on, asked only with a cache (None: unknown this time): it is made again only
+        when that changed, else kept as it is in output/; without, made every full build."""
         self._texts()
         if not self._mine():
             return _Elsewhere(path, b"", origin)
         if self._carried(path):
             return _Made(path, b"", origin, kept=self.traces[path].output)
+        key = ""
+        if inputs is not None and self.keys is not None and (given := inputs()) is not None:
+            key = self.keys.value(given)
+            old = self.cache.pages.get(path)
+            if old and not old.template and old.fingerprint == key and self._in_output(
+                    path, old.output):
+                self.traces[path] = old
+                return _Made(path, b"", origin, kept=old.output)
         data = make()
         self.texts_read.update(texts)
-        key = digest(data)
-        if self.keys is not None:  # no fingerprint: made every full build, traced for its texts
-            self.traces[path] = Trace("", "", (), (), (), key, self._texts())
-        return self._made(path, origin, data, key)
+        output = digest(data)
+        if self.keys is not None:  # (the texts: a prose edit remakes the files that show it)
+            self.traces[path] = Trace("", key, (), (), (), output, self._texts())
+        return self._made(path, origin, data, output)
 
     def _made(self, path: str, origin: str, data: bytes, key: str) -> Page:
         """A file made here: written to the staging folder when there is one (no process then
@@ -410,24 +420,6 @@ class Renderer:
         if self.staging:
             return _Made(path, b"", origin, staged=stage(self.staging, path, data, key))
         return _Made(path, data, origin)
-
-    def ready(self, path: str, origin: str, inputs: Callable[[], object],
-              make: Callable[[], bytes]) -> Page:
-        """A file built in Python (XML, JSON) whose bytes depend only on what `inputs()` gives
-        (asked only when there is a cache): made again only when that changed, else kept as it
-        is in output/; in a section, only by the worker whose turn it is."""
-        if not self._mine():
-            return _Elsewhere(path, b"", origin)
-        if self.keys is None:
-            return _Made(path, make(), origin)
-        key = self.keys.value(inputs())
-        old = self.cache.pages.get(path)
-        if old and not old.template and old.fingerprint == key and self._in_output(path, old.output):
-            self.traces[path] = old
-            return _Made(path, b"", origin, kept=old.output)
-        data = make()
-        self.traces[path] = Trace("", key, (), (), (), output := digest(data))
-        return self._made(path, origin, data, output)
 
     def _in_output(self, path: str, output_digest: str) -> bool:
         """Is the file eesite wrote at `path` last time still there, untouched?"""
@@ -490,9 +482,8 @@ def core_pages(r: Renderer) -> Iterator[Page | None]:
         yield r.page("/tags/", "tags.html", "templates/tags.html", site.updated)
     yield from _group_pages(r, site.tags, "tag.html")
     yield r.page_at("404.html", "/404/", "404.html", "templates/404.html")
-    yield r.ready("draws.json", "draws.json", lambda: (
-        tuple((e.url, r.keys.post(e.post)) for e in site.draws), site.settings, site.updated),
-        lambda: draws_json(site).data)
+    yield r.file("draws.json", "draws.json", lambda: draws_json(site).data, inputs=lambda: (
+        tuple((e.url, r.keys.post(e.post)) for e in site.draws), site.settings, site.updated))
 
 
 def _group_pages(r: Renderer, groups: tuple[Group, ...], template: str
@@ -696,8 +687,8 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
     listed = tuple((p.path, p.lastmod) for p in pages if p.in_sitemap)  # (a tuple of plain
     # rows is hashed by one repr: 22,000 rows item by item cost ~0.07 s of every full build)
     pages += [*static_files(templates),
-              renderer.ready("sitemap.xml", "sitemap.xml", lambda: (listed, site.settings),
-                             lambda: sitemap(site, pages).data),
+              renderer.file("sitemap.xml", "sitemap.xml", lambda: sitemap(site, pages).data,
+                            inputs=lambda: (listed, site.settings)),
               robots(site)]
     files: dict[str, str] = {}
     for page in pages:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shutil
 import zlib
 from pathlib import Path
@@ -32,6 +33,15 @@ def clean_build(site, tmp_path: Path) -> dict[str, bytes]:
     assert main(["build", "--source", str(twin)]) == 0
     assert not (site.root / "twin").exists()
     return tree(twin / "output")
+
+
+def assert_as_clean_build(site, tmp_path: Path) -> None:
+    """output/ holds what a clean build of the same sources makes (the manifest aside)."""
+    built = tree(site.output)
+    clean = clean_build(site, tmp_path)
+    for tree_ in (clean, built):
+        tree_.pop(".eesite-manifest")
+    assert built == clean
 
 
 def small_site(site) -> None:
@@ -78,11 +88,7 @@ def test_every_edit_ends_byte_identical_to_a_clean_build(site, tmp_path, capsys,
     for edit in edits:
         edit()
         assert site.run("build") == 0
-        built = tree(site.output)
-        built.pop(".eesite-manifest")
-        clean = clean_build(site, tmp_path)
-        clean.pop(".eesite-manifest")
-        assert built == clean
+        assert_as_clean_build(site, tmp_path)
     assert "Thanks." in site.page("posts/bye/index.html")
     assert "Rounds by year: " in site.page("2023/index.html")
     assert '<th scope="col">Round</th>' in site.page("charts/index.html")
@@ -173,11 +179,7 @@ def test_a_year_page_counts_only_what_it_read_of_the_years_before(site, tmp_path
     draw(3, invitations=9999)  # 2023 compares its invitations with 2022's
     assert site.run("build") == 0
     assert tree(site.output)["2023/index.html"] != built["2023/index.html"]
-    clean = clean_build(site, tmp_path)
-    built = tree(site.output)
-    for tree_ in (clean, built):
-        tree_.pop(".eesite-manifest")
-    assert built == clean
+    assert_as_clean_build(site, tmp_path)
 
 
 def test_a_call_with_an_argument_that_cannot_be_found_again_is_always_made(site, tmp_path):
@@ -197,11 +199,7 @@ def test_a_call_with_an_argument_that_cannot_be_found_again_is_always_made(site,
                draw_text("1", draw_date="2023-07-01", invitations=4321))
     assert site.run("build") == 0
     assert "5,321 invitations so far" in site.page("draws/3/index.html")  # 4,321 + 2 × 500
-    built = tree(site.output)
-    clean = clean_build(site, tmp_path)
-    for tree_ in (clean, built):
-        tree_.pop(".eesite-manifest")
-    assert built == clean
+    assert_as_clean_build(site, tmp_path)
 
 
 def distribution(as_of: str, base: int) -> str:
@@ -245,11 +243,7 @@ def test_the_pool_page_is_kept_when_only_a_cut_off_changes(site, tmp_path):
     draw(3, crs=401, base=900)
     assert site.run("build") == 0
     assert site.page("pool/index.html") != page
-    built = tree(site.output)
-    clean = clean_build(site, tmp_path)
-    for tree_ in (clean, built):
-        tree_.pop(".eesite-manifest")
-    assert built == clean
+    assert_as_clean_build(site, tmp_path)
 
 
 def test_a_string_and_markup_of_the_same_text_hash_apart():
@@ -374,10 +368,7 @@ def test_the_archive_is_paged_and_an_edit_remakes_only_its_page(site, tmp_path):
     assert site.run("build") == 0
     assert all("Every one of the 8 rounds" in site.page(p) for p in pages)
     assert (site.output / "draws/page/4/index.html").is_file()
-    built, clean = tree(site.output), clean_build(site, tmp_path)
-    for tree_ in (clean, built):
-        tree_.pop(".eesite-manifest")
-    assert built == clean
+    assert_as_clean_build(site, tmp_path)
 
 
 def test_category_and_tag_pages_are_paged_and_an_edit_remakes_only_its_page(site, tmp_path):
@@ -430,10 +421,7 @@ def test_category_and_tag_pages_are_paged_and_an_edit_remakes_only_its_page(site
                draw_text("1", crs=470, draw_date="2023-07-01", category="stem"))
     assert site.run("build") == 0  # a new lowest cut-off: every page's facts
     assert all("<dd>470</dd>" in site.page(p) for p in pages)
-    built, clean = tree(site.output), clean_build(site, tmp_path)
-    for tree_ in (clean, built):
-        tree_.pop(".eesite-manifest")
-    assert built == clean
+    assert_as_clean_build(site, tmp_path)
 
 
 # ---- calls from templates: what Jinja passes, and what counts --------------------------------
@@ -546,8 +534,66 @@ def test_draw_pages_share_their_reads_of_the_site(site, tmp_path):
     site.write("content/draws/0008-2023-07-08-cec.md", draw_text("8", draw_date="2023-07-08"))
     assert site.run("build") == 0
     assert 'rel="next" href="/draws/8/"' in site.page("draws/7/index.html")
-    built = tree(site.output)
-    clean = clean_build(site, tmp_path)
-    for tree_ in (clean, built):
-        tree_.pop(".eesite-manifest")
-    assert built == clean
+    assert_as_clean_build(site, tmp_path)
+
+
+def test_feeds_whose_items_are_unchanged_are_kept_not_made(site, tmp_path, monkeypatch):
+    """A feed is made again only when one of its items (or the feed) changed, and then only
+    the changed items' HTML is made (the others' is in the cache): an edit of a round in no
+    feed makes none, unless a round in a feed compares with it; the result is a clean
+    build's."""
+    from eesite import feeds
+
+    made: list[str] = []  # the feeds made (their RSS file)
+    items: list[str] = []  # the items whose HTML was made
+    real_rss, real_html = feeds.rss, feeds.feed_html
+    monkeypatch.setattr(feeds, "rss", lambda site_, feed, *a: made.append(feed.key) or
+                        real_rss(site_, feed, *a))
+    monkeypatch.setitem(feeds.WRITERS, "rss", feeds.rss)
+    monkeypatch.setattr(feeds, "feed_html", lambda fragment, base: items.append(
+        base.removeprefix("https://example.org")) or real_html(fragment, base))
+    monkeypatch.setenv("EESITE_JOBS", "1")  # (a spy sees only its own process)
+    site.write("pyproject.toml", (site.root / "pyproject.toml").read_text()
+               + "feed_length = 2\n")
+    small_site(site)  # rounds 1-7 of July 2023, stem (odd) and cec (even); two articles
+    assert site.run("build") == 0  # feeds: articles (all), rounds 7, 5 (stem), 6, 4 (cec)
+    assert sorted(made) == ["all", "cec", "stem"]
+
+    def edit(n: int, crs: int) -> None:
+        made.clear()
+        items.clear()
+        site.write(f"content/draws/{n:04d}-2023-07-0{n}-stem.md",
+                   draw_text(str(n), crs=crs, draw_date=f"2023-07-0{n}"))
+        assert site.run("build") == 0
+
+    edit(1, 470)  # in no feed, and no round in a feed compares with it
+    assert made == [] and items == []
+    edit(7, 499)
+    assert made == ["stem"] and items == ["/draws/7/"]  # round 5's item as it was
+    assert "CRS cut-off: <strong>499</strong>" in html.unescape(
+        site.page("categories/stem/feed.xml"))
+    edit(3, 400)  # in no feed, but round 5's item compares with it
+    assert made == ["stem"] and items == ["/draws/5/"]
+    assert "(+85)" in html.unescape(site.page("categories/stem/feed.xml"))
+    made.clear()
+    site.write("templates/feed_item.html", (site.root / "templates/feed_item.html")
+               .read_text().replace("Programs covered:", "Programmes:"))
+    assert site.run("build") == 0
+    assert sorted(made) == ["all", "cec", "stem"]
+    assert_as_clean_build(site, tmp_path)
+
+
+def test_a_feed_item_that_reads_the_site_makes_its_feeds_every_build(site, tmp_path):
+    """feed_item.html reading a `site` value is not covered by an item's key: its feeds are
+    then made every build, so they show that value as it is now."""
+    small_site(site)
+    item = site.root / "templates/feed_item.html"
+    site.write("templates/feed_item.html", item.read_text().replace(
+        "<p>Source:", "<p>{{ site.draws | length }} rounds on this site.</p>\n<p>Source:"))
+    assert site.run("build") == 0
+    assert "7 rounds on this site." in site.page("categories/cec/feed.xml")
+    site.write("content/draws/0008-2023-06-01-stem.md",  # older: in no cec item's comparison
+               draw_text("8", draw_date="2023-06-01"))
+    assert site.run("build") == 0
+    assert "8 rounds on this site." in site.page("categories/cec/feed.xml")
+    assert_as_clean_build(site, tmp_path)

@@ -42,6 +42,7 @@ _PLAIN_TYPES = frozenset(_PLAIN)  # exact types, for the hot paths (isinstance f
 _MISSING = object()
 _NEVER = "\0never"  # the fingerprint of a page that is always made again (never a digest)
 _NONE: Mapping = {}
+_EMPTY = ()  # the one empty tuple
 
 
 @dataclass
@@ -99,7 +100,9 @@ class Reads:
         if known is None:
             self.paths_of[id(value)] = path
             self.alive.append(value)
-        elif known != path and type(value) is not Entry:
+        elif known != path and type(value) is not Entry and value is not _EMPTY:
+            # (nothing can be read through the one empty tuple: `site.pages` of a site with
+            # no pages and its empty occupation lists put a check on every page)
             self.same.add((path, known))
             self.bases.add(path)
 
@@ -487,6 +490,13 @@ def _field_names(kind: type) -> tuple[str, ...]:
 
 
 @functools.cache
+def _made_of(kind: type) -> tuple[str, ...]:
+    """The fields `Keys` hashes a record by: all of them, or those its class names in
+    `made_of` when the others are worked out from those alone (analytics.Snapshot)."""
+    return getattr(kind, "made_of", None) or _field_names(kind)
+
+
+@functools.cache
 def _shape(kind: type) -> str:
     """How `Keys` hashes a value of this type, worked out once per type (an isinstance check
     against Mapping and the other ABCs cost more than hashing a small record's fields)."""
@@ -584,7 +594,7 @@ class Keys:
         if shape == "record":
             h.update(_record_head(kind))
             feed = self._feed
-            for name in _field_names(kind):
+            for name in _made_of(kind):
                 feed(h, getattr(value, name))
             h.update(b")")
         elif shape == "seq":

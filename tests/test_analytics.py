@@ -355,3 +355,19 @@ def test_a_distribution_reads_its_bands_by_position_and_by_name():
         assert {band for band, _, _ in dist.mismatches()} == {"451-500", "401-450", "total"}
     with pytest.raises(KeyError):
         ordered.get("no such band")
+
+
+def test_a_snapshot_is_made_of_its_rounds_alone(tmp_path):
+    """A page's check hashes a snapshot by its rounds (`Snapshot.made_of`): that holds only
+    while its date, URL and figures are worked out from those rounds alone. The real record:
+    each snapshot, made again from nothing but its rounds, is the same."""
+    from eesite.analytics import Snapshot, _snapshots
+    from eesite.build import load_site
+
+    site = load_site(Options(source=ROOT, output=tmp_path / "out", now=NOW), load_settings(ROOT))
+    snapshots = site.analytics.snapshots
+    assert len(snapshots) > 100 and Snapshot.made_of == ("entries",)
+    shared = [s for s in snapshots if len(s.entries) > 1]  # rounds published with one pool
+    assert shared
+    for s in snapshots:
+        assert _snapshots(s.entries) == (s,)

@@ -599,3 +599,25 @@ def test_a_feed_item_that_reads_the_site_makes_its_feeds_every_build(site, tmp_p
     assert site.run("build") == 0
     assert "8 rounds on this site." in site.page("categories/cec/feed.xml")
     assert_as_clean_build(site, tmp_path)
+
+
+def test_a_build_that_finds_every_text_in_the_cache_makes_no_markdown_converter(
+        site, monkeypatch):
+    """Making the converter (with its extensions) is skipped when no text is to convert: a
+    front-matter edit finds every post's HTML in the cache."""
+    made = []
+    real = render.new_markdown
+    monkeypatch.setattr(render, "new_markdown", lambda: made.append(1) or real())
+    monkeypatch.setenv("EESITE_JOBS", "1")
+    small_site(site)
+    assert site.run("build") == 0
+    assert made
+    made.clear()
+    site.write("content/draws/0003-2023-07-03-stem.md",
+               draw_text("3", crs=300, draw_date="2023-07-03"))
+    assert site.run("build") == 0
+    assert made == [] and "<dd>300</dd>" in site.page("draws/3/index.html")
+    site.write("content/draws/0003-2023-07-03-stem.md",
+               draw_text("3", crs=300, draw_date="2023-07-03", body="New *prose*."))
+    assert site.run("build") == 0
+    assert made and "<em>prose</em>" in site.page("draws/3/index.html")

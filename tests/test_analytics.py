@@ -209,6 +209,13 @@ def test_charts_have_text_alternatives_and_distinct_styles(out, rounds):
     assert not any(s.colour.upper() == "#F0E442" for s in STYLES.values())  # yellow: too light
     key = [text(li) for li in doc.cssselect("figure:has(#crs-all) .chart-key li")]
     assert key[:3] == ["General", "CEC", "PNP"]
+    # a point's tooltip on the last 12 months (few rounds); none on all 435 (too many)
+    latest = max(rounds, key=round_key)
+    tips = [text(t) for t in doc.cssselect("#crs-recent .series path title")]
+    assert len(tips) == len(doc.cssselect("#crs-recent .series path[data-v]"))
+    assert any(t.startswith(f"Round {latest['drawNumber']}, ") and
+               f"CRS {number(latest['drawCRS'])}, " in t for t in tips)
+    assert not doc.cssselect("#crs-all .series path title")
 
 
 def test_nice_ticks():

@@ -304,15 +304,16 @@ def _months(entries: Iterable[Entry], first: tuple[int, int], last: tuple[int, i
 def _year(year: int, entries: list[Entry], previous: Year | None, complete: bool,
           before: list[Entry]) -> Year:
     through = entries[-1].draw.draw_date
-    by_kind = tuple(
-        _extremes(kind, label, None, [e for e in entries if e.category.kind == kind])
-        for kind, label in KINDS if any(e.category.kind == kind for e in entries)
-    )
-    by_category = tuple(
-        _extremes(c.slug, c.label, f"/categories/{c.slug}/",
-                  [e for e in entries if e.draw.category == c.slug])
-        for c in CATEGORIES if any(e.draw.category == c.slug for e in entries)
-    )
+    of_kind: dict[str, list[Entry]] = defaultdict(list)  # (one pass, not one per kind and
+    of_category: dict[str, list[Entry]] = defaultdict(list)  # category: 55 years × 15)
+    for e in entries:
+        category = e.category
+        of_kind[category.kind].append(e)
+        of_category[category.slug].append(e)
+    by_kind = tuple(_extremes(kind, label, None, of_kind[kind])
+                    for kind, label in KINDS if of_kind.get(kind))
+    by_category = tuple(_extremes(c.slug, c.label, f"/categories/{c.slug}/", of_category[c.slug])
+                        for c in CATEGORIES if of_category.get(c.slug))
     same = None
     if not complete and before:
         earlier = [e for e in before

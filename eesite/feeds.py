@@ -304,20 +304,31 @@ WRITERS = {"rss": rss, "atom": atom, "json": json_feed}
 
 
 @functools.cache
-def _feedgen_stamp() -> tuple:
-    """feedgen's version file by size and mtime, not imported (lxml: ~30 ms): an upgrade of
-    feedgen may change the XML it writes, so kept feeds count it."""
+def _writer_stamp() -> tuple:
+    """The installed feedgen and lxml (which writes its XML), by the names of their
+    dist-info folders, which carry the versions: an upgrade may change the bytes written, so
+    kept feeds count it. Found without importing either (lxml: ~30 ms) or
+    importlib.metadata (25 ms); a package installed another way counts by its files' stamp."""
     from importlib.util import find_spec
 
-    spec = find_spec("feedgen")
-    if spec is None or not spec.submodule_search_locations:
-        return ()
-    folder = next(iter(spec.submodule_search_locations))
-    try:
-        st = os.stat(os.path.join(folder, "version.py"))
-    except OSError:
-        return ()
-    return (folder, st.st_size, st.st_mtime_ns)
+    out = []
+    for name in ("feedgen", "lxml"):
+        spec = find_spec(name)
+        folder = next(iter(spec.submodule_search_locations or ()), None) if spec else None
+        if folder is None:
+            out.append((name, None))
+            continue
+        parent = os.path.dirname(folder)
+        try:
+            found = tuple(sorted(n for n in os.listdir(parent) if n.startswith(f"{name}-")
+                                 and n.endswith((".dist-info", ".egg-info"))))
+        except OSError:
+            found = ()
+        if not found:
+            st = os.stat(os.path.join(folder, "__init__.py"))
+            found = (folder, st.st_size, st.st_mtime_ns)
+        out.append((name, found))
+    return tuple(out)
 
 
 # ---- the section ---------------------------------------------------------------------------
@@ -329,7 +340,8 @@ class _Items:
     entry, the round before in its category, its Markdown, `feed_item.html` with what it
     imports, its URL), so a feed whose items are all unchanged is kept without rendering any
     (`inputs`); rendering records what the template read, and an item that read more (a
-    `site` value, another entry) makes its feeds ones that are made every build."""
+    `site` value, another entry, a global that reads the site unseen) makes its feeds ones
+    that are made every build."""
 
     def __init__(self, r: Renderer):
         self.r = r
@@ -388,7 +400,7 @@ class _Items:
         finally:
             env.reads = outer
         before = entry.previous_same
-        exact = not reads.values and not reads.unknown and reads.entries <= {
+        exact = not reads.values and not reads.unknown and not reads.untraced and reads.entries <= {
             entry.url, before.url if before else entry.url} and reads.templates <= set(
             env.with_imports(("feed_item.html",)))
         return fragment, exact
@@ -402,7 +414,7 @@ class _Items:
                 return None
             rows.append((self.keys[e.url], self.r.keys.entry(e), dates[e.url]))
         return (feed.key, feed.title, feed.description, feed.base, feed.page, newest,
-                tuple(rows), _feedgen_stamp())
+                tuple(rows), _writer_stamp())
 
     def item(self, entry: Entry, updated: datetime) -> Item:
         site = self.r.site

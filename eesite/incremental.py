@@ -64,6 +64,7 @@ class Reads:
     alive: list = dataclasses.field(default_factory=list)  # every value in paths_of, so that no
     # id in it is reused while the page renders (a property gives a fresh value each read)
     unknown: bool = False  # a method got an argument that cannot be found again: never kept
+    untraced: bool = False  # it called a global that reads the site unseen (feeds._Items)
 
     def whole_values(self, values) -> None:
         for value in values:

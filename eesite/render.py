@@ -158,10 +158,22 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
     env.code_generator_class = OutputEscaping  # `{{ x }}` escaped as text, not Markup
     env.filters.update(num=num, signed=signed, long_date=long_date, utc_time=utc_time, iso=iso,
                        absolute=site.settings.absolute)
+    def untraced(func: Callable) -> Callable:
+        """A global that reads `site` where the trace does not see it: fine for a page (what
+        it gives is decided by the page's own entry and category), but its call is noted, and
+        a feed item's HTML that made one is not kept by its key (feeds._Items)."""
+        @functools.wraps(func)
+        def call(*args, **kwargs):
+            if env.reads is not None:
+                env.reads.untraced = True
+            return func(*args, **kwargs)
+        return call
+
     env.globals.update(site=site, settings=site.settings, version=__version__, change=change,
                        band_rows=band_rows,
-                       json_ld=lambda entry: json_ld(entry, site),
-                       feed_links=functools.cache(lambda category="": feed_links(site, category)))
+                       json_ld=untraced(lambda entry: json_ld(entry, site)),
+                       feed_links=untraced(functools.cache(
+                           lambda category="": feed_links(site, category))))
     # (feed_links: every page's <head> asks, with one of a few categories; its result is a
     # tuple of frozen records, so one per category serves the whole build)
     env.trace_filters()
@@ -222,7 +234,7 @@ class Renderer:
         self.memos: set[str] = set()  # keys of `memo` results used by this run
         self.keys = Keys(site, self.env, post_digests or {}) if cache else None
         self.traces: dict[str, Trace] = {}
-        self.rendered = 0  # pages rendered (not kept) by this process
+        self.rendered = 0  # pages and files made (not kept) by this process
         self.texts_read: set[str] = set()  # sources read (markdown) since the last page was made
         self.only: set[str] | None = None  # delta.py: make only these paths, keep the others
         self.share = (0, 1)
@@ -414,6 +426,7 @@ class Renderer:
                 self.traces[path] = old
                 return _Made(path, b"", origin, kept=old.output)
         data = make()
+        self.rendered += 1  # (its new trace is to be saved, as a page's)
         self.texts_read.update(texts)
         output = digest(data)
         if self.keys is not None:  # (the texts: a prose edit remakes the files that show it)
@@ -690,7 +703,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
         renderer.memos |= memos.keys()
     pages = [page for _, page in sorted(found, key=lambda item: item[0])]
     renderer.share, renderer.traces, renderer.staging = (0, 1), traces, None
-    renderer.claims = None
+    renderer.claims, renderer.rendered = None, 0
     listed = tuple((p.path, p.lastmod) for p in pages if p.in_sitemap)  # (a tuple of plain
     # rows is hashed by one repr: 22,000 rows item by item cost ~0.07 s of every full build)
     pages += [*static_files(templates),
@@ -708,7 +721,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
     if problems:
         raise BuildError(problems)
     if cache is not None:
-        _update_cache(cache, renderer, entries, traces, rendered)
+        _update_cache(cache, renderer, entries, traces, rendered + renderer.rendered)
     return pages
 
 

@@ -580,9 +580,46 @@ def test_feeds_whose_items_are_unchanged_are_kept_not_made(site, tmp_path, monke
     made.clear()
     site.write("templates/feed_item.html", (site.root / "templates/feed_item.html")
                .read_text().replace("Programs covered:", "Programmes:"))
+    assert site.run("build") == 0  # feeds made again, and no page: their traces still kept
+    assert sorted(made) == ["all", "cec", "stem"]
+    edit(1, 460)
+    assert made == []
+    assert_as_clean_build(site, tmp_path)
+
+
+def test_a_feed_item_that_calls_an_untraced_global_is_never_kept_by_its_key(site, monkeypatch):
+    """`feed_links` reads the site where the trace does not see it: items whose template
+    calls it make their feeds every build, as before feeds were kept."""
+    from eesite import feeds
+
+    made: list[str] = []
+    real = feeds.rss
+    monkeypatch.setattr(feeds, "rss", lambda site_, feed, *a: made.append(feed.key) or
+                        real(site_, feed, *a))
+    monkeypatch.setitem(feeds.WRITERS, "rss", feeds.rss)
+    monkeypatch.setenv("EESITE_JOBS", "1")
+    item = site.root / "templates/feed_item.html"
+    site.write("templates/feed_item.html", item.read_text().replace(
+        "<p>Source:", "<p>{{ feed_links() | length }} feeds.</p>\n<p>Source:"))
+    small_site(site)
+    assert site.run("build") == 0
+    made.clear()
+    site.write("content/draws/0001-2023-07-01-stem.md",  # in no feed's latest items
+               draw_text("1", crs=470, draw_date="2023-07-01"))
     assert site.run("build") == 0
     assert sorted(made) == ["all", "cec", "stem"]
-    assert_as_clean_build(site, tmp_path)
+    assert "3 feeds." in site.page("categories/cec/feed.xml")
+
+
+def test_kept_feeds_count_the_installed_feedgen_and_lxml():
+    """Their versions decide the XML written: an upgrade makes every feed again."""
+    from importlib.metadata import version
+
+    from eesite.feeds import _writer_stamp
+
+    stamp = dict(_writer_stamp())
+    assert stamp["feedgen"] == (f"feedgen-{version('feedgen')}.dist-info",)
+    assert stamp["lxml"] == (f"lxml-{version('lxml')}.dist-info",)
 
 
 def test_a_feed_item_that_reads_the_site_makes_its_feeds_every_build(site, tmp_path):

@@ -325,8 +325,11 @@ def _writer_stamp() -> tuple:
         except OSError:
             found = ()
         if not found:
-            st = os.stat(os.path.join(folder, "__init__.py"))
-            found = (folder, st.st_size, st.st_mtime_ns)
+            try:
+                st = os.stat(os.path.join(folder, "__init__.py"))
+                found = (folder, st.st_size, st.st_mtime_ns)
+            except OSError:
+                found = (folder,)
         out.append((name, found))
     return tuple(out)
 

@@ -158,6 +158,7 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
     env.code_generator_class = OutputEscaping  # `{{ x }}` escaped as text, not Markup
     env.filters.update(num=num, signed=signed, long_date=long_date, utc_time=utc_time, iso=iso,
                        absolute=site.settings.absolute)
+
     def untraced(func: Callable) -> Callable:
         """A global that reads `site` where the trace does not see it: fine for a page (what
         it gives is decided by the page's own entry and category), but its call is noted, and

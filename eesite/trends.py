@@ -175,7 +175,7 @@ def pool_history(a: Analytics) -> tuple[tuple, ...]:
 
 def trend_pages(r: Renderer) -> Iterator[Page | None]:
     """/numbers/, /charts/, /<year>/ for every year with rounds, /pool/ and a page per snapshot."""
-    from eesite.render import Later
+    from eesite.render import ELSEWHERE, Later
 
     site, a = r.site, r.site.analytics
     if not a.years:
@@ -218,6 +218,9 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                                 tuple((s.as_of, s.total) for s in a.snapshots)),
                      history=Later(pool_history, (a,)))
         for i, s in enumerate(a.snapshots):
+            if not r.claim():
+                yield ELSEWHERE
+                continue
             yield r.page(s.url, "snapshot.html", "eesite/trends.py", s.entries[-1].post.date,
                          s=s, **nav(None), older=a.snapshots[i - 1] if i else None,
                          newer=a.snapshots[i + 1] if i + 1 < len(a.snapshots) else None)

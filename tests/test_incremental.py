@@ -658,3 +658,28 @@ def test_a_build_that_finds_every_text_in_the_cache_makes_no_markdown_converter(
                draw_text("3", crs=300, draw_date="2023-07-03", body="New *prose*."))
     assert site.run("build") == 0
     assert made and "<em>prose</em>" in site.page("draws/3/index.html")
+
+
+def test_traces_of_pages_that_read_alike_hold_one_tuple_and_the_store_keeps_it_once(site):
+    """Pages of one kind load the same templates and read the same (`Trace.templates`,
+    `paths`, `context`): each trace used to hold its own equal tuples, and the cache's pickles
+    stored and unpickled them once a page (22,000 traces: 0.10 s to load, now 0.05 s). They
+    are one object now, in the build that makes the traces and in the store it saves."""
+    import pickle
+
+    from eesite.build import Options, build
+    from eesite.cache import Cache
+    from eesite.settings import load_settings
+
+    small_site(site)
+    settings = load_settings(site.root)
+    cache = Cache.open(site.root, settings)
+    build(Options(source=site.root, output=site.output), settings, cache)  # in this process
+    made = [t for t in cache.pages.values() if t.template == "draw.html"]
+    assert len(made) == 7
+    for field in ("templates", "paths", "context"):
+        assert len({id(getattr(t, field)) for t in made}) == 1, field
+    stored = pickle.loads(pickle.dumps({t.output: t for t in made}))  # as a store shard does
+    assert len({id(t.context) for t in stored.values()}) == 1
+    fresh = Cache.open(site.root, load_settings(site.root)).pages  # saved, loaded again
+    assert {t.context for t in fresh.values() if t.template == "draw.html"} == {made[0].context}

@@ -37,6 +37,7 @@ _SAFE = {
     "zoneinfo._zoneinfo": {"ZoneInfo", "ZoneInfo._unpickle"},
     "zoneinfo": {"ZoneInfo", "ZoneInfo._unpickle"},
     "copyreg": {"_reconstructor"},
+    "markupsafe": {"Markup"},  # a str: a template's `{% set %}` block passed to a global
 }
 
 

@@ -403,7 +403,7 @@ class _Items:
         finally:
             env.reads = outer
         before = entry.previous_same
-        exact = not reads.values and not reads.unknown and not reads.untraced and reads.entries <= {
+        exact = not reads.values and not reads.unknown and reads.entries <= {
             entry.url, before.url if before else entry.url} and reads.templates <= set(
             env.with_imports(("feed_item.html",)))
         return fragment, exact

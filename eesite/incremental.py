@@ -22,7 +22,7 @@ import dataclasses
 import functools
 import hashlib
 import types
-from collections.abc import ItemsView, KeysView, Mapping, ValuesView
+from collections.abc import Callable, ItemsView, KeysView, Mapping, ValuesView
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -64,7 +64,6 @@ class Reads:
     alive: list = dataclasses.field(default_factory=list)  # every value in paths_of, so that no
     # id in it is reused while the page renders (a property gives a fresh value each read)
     unknown: bool = False  # a method got an argument that cannot be found again: never kept
-    untraced: bool = False  # it called a global that reads the site unseen (feeds._Items)
 
     def whole_values(self, values) -> None:
         for value in values:
@@ -156,6 +155,7 @@ class _Ref:
 
 _UNKNOWN = _Ref("unknown")
 _CTX = "ctx"  # the first step of a read from the page's context: (_CTX, name)
+_GLOBAL = "g"  # the first step of a call of a recorded global (`recorded`): (_GLOBAL, name)
 
 
 def _ref(value: object, reads: Reads) -> object:
@@ -314,6 +314,23 @@ class TracingEnvironment(jinja2.Environment):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._imported: dict[str, tuple[str, ...]] = {}  # template -> the names it loads
+
+    def recorded(self, name: str, func: Callable) -> Callable:
+        """`func` as the global `name`, for Python code that reads the model where no trace
+        sees it (`feed_links` looks through `site.categories`): each call a page makes is
+        recorded like a method call on `site`, with its arguments and what it gave, and the
+        check calls the global again in the new model (`Keys._walk`), so a page that asks
+        for the feeds of a category is made again when that category's feeds change."""
+        path = ((_GLOBAL, name),)
+
+        @functools.wraps(func)
+        def call(*args, **kwargs):
+            reads = _ITERATING.reads
+            if reads is None:
+                return func(*args, **kwargs)
+            reads.bases.add(path)  # (the global itself is not a value: as a method read)
+            return _Method(reads, path, func)(*args, **kwargs)
+        return call
 
     def trace_filters(self) -> None:
         """Filters see their arguments whole (call after every filter is registered), except
@@ -660,6 +677,9 @@ class Keys:
             obj = self._walk(path[:-1], objects, context)
         elif path[0][0] == _CTX:
             objects[path] = obj = context[path[0][1]]
+            return obj
+        elif path[0][0] == _GLOBAL:  # its function, not the wrapper that records its calls
+            objects[path] = obj = self.env.globals[path[0][1]].__wrapped__
             return obj
         else:
             obj = self.site

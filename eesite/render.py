@@ -162,21 +162,11 @@ def make_environment(templates: Path, site: Site, compiled: Path | None = None
     env.filters.update(num=num, signed=signed, long_date=long_date, utc_time=utc_time, iso=iso,
                        absolute=site.settings.absolute)
 
-    def untraced(func: Callable) -> Callable:
-        """A global that reads `site` where the trace does not see it: fine for a page (what
-        it gives is decided by the page's own entry and category), but its call is noted, and
-        a feed item's HTML that made one is not kept by its key (feeds._Items)."""
-        @functools.wraps(func)
-        def call(*args, **kwargs):
-            if env.reads is not None:
-                env.reads.untraced = True
-            return func(*args, **kwargs)
-        return call
-
     env.globals.update(site=site, settings=site.settings, version=__version__, change=change,
                        band_rows=band_rows,
-                       json_ld=untraced(lambda entry: json_ld(entry, site)),
-                       feed_links=untraced(functools.cache(
+                       json_ld=lambda entry: json_ld(entry, site),  # (its entry counts whole,
+                       # and the settings it reads are in every cache key)
+                       feed_links=env.recorded("feed_links", functools.cache(
                            lambda category="": feed_links(site, category))))
     # (feed_links: every page's <head> asks, with one of a few categories; its result is a
     # tuple of frozen records, so one per category serves the whole build)

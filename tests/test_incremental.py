@@ -513,8 +513,9 @@ def test_feed_html_made_or_found_by_workers_stays_in_the_cache(site, tmp_path, m
 
 def test_draw_pages_share_their_reads_of_the_site(site, tmp_path):
     """A draw page gets its round's occupation list, year-to-date counts and next round in
-    its context: its recorded reads of `site` are those of every draw page (one fingerprint
-    part a build for all of them), and what it shows of its own round still counts."""
+    its context: its recorded reads of `site` are those of every draw page of its category
+    (they differ only by the category whose feeds its head links: one fingerprint part a
+    build for each), and what it shows of its own round still counts."""
     from eesite.cache import Cache
     from eesite.settings import load_settings
 
@@ -523,7 +524,9 @@ def test_draw_pages_share_their_reads_of_the_site(site, tmp_path):
     traces = [t for t in Cache.open(site.root, load_settings(site.root)).pages.values()
               if t.template == "draw.html"]
     assert len(traces) == 7
-    assert len({t.paths for t in traces}) == 1
+    assert len({t.paths for t in traces}) == 2  # stem and cec rounds
+    assert {("v", (("g", "feed_links"), ("()", ((slug,), ())))) for slug in ("stem", "cec")} \
+        == {leaf for t in traces for leaf in t.paths if leaf[1][0][0] == "g"}
     assert not any("/draws/" in repr(t.paths) for t in traces)
     assert {("v", (("ctx", name),)) for name in ("applied", "ytd", "after")} <= set(
         traces[0].context)
@@ -587,9 +590,10 @@ def test_feeds_whose_items_are_unchanged_are_kept_not_made(site, tmp_path, monke
     assert_as_clean_build(site, tmp_path)
 
 
-def test_a_feed_item_that_calls_an_untraced_global_is_never_kept_by_its_key(site, monkeypatch):
-    """`feed_links` reads the site where the trace does not see it: items whose template
-    calls it make their feeds every build, as before feeds were kept."""
+def test_a_feed_item_that_calls_feed_links_is_never_kept_by_its_key(site, monkeypatch):
+    """`feed_links` reads the site (its calls are recorded like reads of `site`), which an
+    item's key does not hold: items whose template calls it make their feeds every build,
+    as before feeds were kept."""
     from eesite import feeds
 
     made: list[str] = []
@@ -677,9 +681,29 @@ def test_traces_of_pages_that_read_alike_hold_one_tuple_and_the_store_keeps_it_o
     build(Options(source=site.root, output=site.output), settings, cache)  # in this process
     made = [t for t in cache.pages.values() if t.template == "draw.html"]
     assert len(made) == 7
-    for field in ("templates", "paths", "context"):
-        assert len({id(getattr(t, field)) for t in made}) == 1, field
+    for field in ("templates", "paths", "context"):  # (paths: one for each category's pages)
+        values = [getattr(t, field) for t in made]
+        assert len({id(v) for v in values}) == len(set(values)) <= 2, field
     stored = pickle.loads(pickle.dumps({t.output: t for t in made}))  # as a store shard does
     assert len({id(t.context) for t in stored.values()}) == 1
     fresh = Cache.open(site.root, load_settings(site.root)).pages  # saved, loaded again
     assert {t.context for t in fresh.values() if t.template == "draw.html"} == {made[0].context}
+
+
+def test_a_page_that_asks_for_the_feeds_of_another_category_follows_them(site, tmp_path):
+    """`feed_links` looks through the site's categories in Python, where no trace sees it: its
+    calls are recorded with what they gave (`TracingEnvironment.recorded`). A theme whose 404
+    page links the trades feeds shows them once the first trades round is published; that
+    page was kept as it was before."""
+    small_site(site)  # stem and cec rounds only
+    page = site.root / "templates/404.html"
+    site.write("templates/404.html", page.read_text().replace(
+        "<h1>Page not found</h1>", "<h1>Page not found</h1>\n<p>Trades: {% for f in "
+        "feed_links('trades') %}<a href=\"{{ f.path }}\">{{ f.label }}</a> {% endfor %}</p>"))
+    assert site.run("build") == 0
+    assert "/categories/trades/" not in site.page("404.html")
+    site.write("content/draws/0008-2023-07-08-trades.md",
+               draw_text("8", draw_date="2023-07-08", category="trades"))
+    assert site.run("build") == 0
+    assert 'href="/categories/trades/feed.xml"' in site.page("404.html")
+    assert_as_clean_build(site, tmp_path)

@@ -329,7 +329,7 @@ def load_content(root: Path, settings: Settings, cache: Cache | None = None,
         source, data, key, stamp = item
         try:
             post = load_file(source, settings, tz, data)
-            return source.rel, (stamp, key, post, meta_digest(post)), ()
+            return source.rel, (stamp, key, post, meta_digest(post), digest(post.body)), ()
         except BuildError as err:
             return source.rel, None, err.problems
 

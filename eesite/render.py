@@ -237,7 +237,11 @@ class Renderer:
         self._held: bool | None = None  # the turn `claim` took for the next page
         self.staging: str | None = None  # write rendered pages there instead of keeping bytes
         self._fragments: dict[tuple, Markup] = {}
-        self._body_keys: dict[str, str] = {}
+        self._body_keys: dict[str, str] = {}  # source -> its Markdown's digest (body_key)
+        if cache is not None and "posts" in cache.loaded:  # taken as each post was parsed
+            texts = site.texts
+            self._body_keys = {rel: hit[4] for rel, hit in cache.posts.items()
+                               if hit and texts.get(rel) is hit[2].body}
 
     @functools.cached_property
     def md(self):
@@ -257,8 +261,9 @@ class Renderer:
         return Html(html, key)
 
     def body_key(self, source: str) -> str:
-        """The digest of a post's Markdown body (its HTML's key), worked out once a build:
-        forked workers inherit what the parent found (10,000 bodies: ~0.05 s each time)."""
+        """The digest of a post's Markdown body (its HTML's key): the one the loader took when
+        it parsed the post, kept in the posts store (hashing 10,000 bodies again cost every
+        full build ~0.05 s), else worked out once a build; forked workers inherit it."""
         key = self._body_keys.get(source)
         if key is None:
             key = self._body_keys[source] = digest(self.site.texts.get(source, ""))

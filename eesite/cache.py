@@ -11,6 +11,7 @@ cannot run code.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -30,7 +31,7 @@ from eesite import __version__
 CACHE_DIR = ".eesite-cache"
 _MAGIC = b"eesite-cache 2\n"  # then the CRC-32 of the rest in 8 hex digits and a newline
 _HEAD = len(_MAGIC) + 9
-FORMAT = 6  # bump when a cached type changes shape: older stores are then discarded
+FORMAT = 7  # bump when a cached type changes shape: older stores are then discarded
 _SAFE = {
     "builtins": {"set", "frozenset", "tuple", "dict", "list", "object"},
     "datetime": {"date", "datetime", "timedelta", "timezone", "time"},
@@ -52,9 +53,19 @@ def digest(data: bytes | str) -> str:
 
 
 class _Unpickler(pickle.Unpickler):
+    """Admits the few standard types above and eesite's own data records: a dataclass defined
+    in the eesite module named. Not any name reachable from an eesite module: pickle resolves
+    a dotted name ("os.system" in eesite.render, which imports os) attribute by attribute,
+    and a planted store could call whatever a module imports."""
+
     def find_class(self, module: str, name: str):
-        if module == "eesite" or module.startswith("eesite.") or name in _SAFE.get(module, ()):
+        if name in _SAFE.get(module, ()):
             return super().find_class(module, name)
+        if (module == "eesite" or module.startswith("eesite.")) and "." not in name:
+            found = super().find_class(module, name)
+            if isinstance(found, type) and found.__module__ == module and \
+                    dataclasses.is_dataclass(found):
+                return found
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache")
 
 

@@ -122,14 +122,42 @@ def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):
     assert stores
     stores[0].write_bytes(stores[0].read_bytes()[:-40])  # truncated
     pwned = site.root / "pwned"  # (an absolute path: the build's working folder is not the site)
-    planted = b"cos\nsystem\n(S'touch %s'\ntR." % str(pwned).encode()
-    for store in stores[1:]:  # with a good checksum: the unpickler itself must refuse it
+    command = b"touch %s" % str(pwned).encode()
+    plants = [
+        b"cos\nsystem\n(S'%s'\ntR." % command,  # a module outside eesite
+        # protocol 4 resolves a dotted name attribute by attribute: os.system through the
+        # `os` that eesite.render imports, and a function of eesite's own, not a record
+        *(b"\x80\x04" + b"".join(b"\x8c%c%s" % (len(part), part) for part in (module, name))
+          + b"\x93\x8c%c%s\x85R." % (len(command), command)
+          for module, name in ((b"eesite.render", b"os.system"),
+                               (b"eesite.write", b"shutil.rmtree"),
+                               (b"eesite.build", b"os.system"))),
+    ]
+    for i, store in enumerate(stores[1:]):  # with a good checksum: the unpickler must refuse
+        planted = plants[i % len(plants)]
         store.write_bytes(b"eesite-cache 2\n%08x\n" % zlib.crc32(planted) + planted)
+    assert len(stores) > len(plants)
     site.write("content/posts/hello.md", post_text("Hello again"))
     assert site.run("build") == 0
     assert not pwned.exists()
     built, clean = tree(site.output), clean_build(site, tmp_path)
     assert built == clean
+
+
+def test_every_store_a_build_saves_loads_again(site):
+    """The unpickler admits only eesite's data records and a few standard types: a store
+    holding anything else would be discarded on every load, silently making every build
+    start from nothing (a `{% set %}` block passed to `feed_links` put a Markup in traces)."""
+    from eesite.cache import Cache, load
+    from eesite.settings import load_settings
+
+    small_site(site)
+    assert site.run("build") == 0
+    key = Cache.open(site.root, load_settings(site.root)).key
+    stores = sorted((site.root / CACHE_DIR).glob("*.pickle"))
+    assert len(stores) > 10
+    assert [s.name for s in stores if load(site.root, s.name.removesuffix(".pickle"), key)
+            is None] == []
 
 
 def test_output_files_edited_by_hand_are_rewritten(site):

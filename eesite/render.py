@@ -691,7 +691,7 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
     renderer.prepare_markdown(entries, jobs, meanwhile=ready)
 
     def share(k: int) -> tuple[list, dict, list, set, int, dict]:
-        renderer.share, renderer._turn = (k, tasks), 0
+        renderer.share, renderer._turn, renderer._held = (k, tasks), 0, None
         if renderer.claims is not None:
             renderer.claims.restart()
         renderer.traces, renderer.problems, renderer.rendered = {}, set(renderer.problems), 0

@@ -106,6 +106,20 @@ class Reads:
             self.same.add((path, known))
             self.bases.add(path)
 
+    def merge(self, other: Reads) -> None:
+        """Take `other`'s reads as this page's own, in the order they were made: what an
+        imported template's top-level code read when Jinja built its module (`_Template`)."""
+        self.templates |= other.templates
+        self.entries |= other.entries
+        for path, value in other.values.items():
+            self.values.setdefault(path, value)
+        for value in other.alive:
+            self.register(value, other.paths_of[id(value)])
+        self.bases |= other.bases
+        self.whole |= other.whole
+        self.same |= other.same
+        self.unknown |= other.unknown
+
     def leaves(self) -> tuple[tuple[str, tuple], ...]:
         """("v", path): the value counts; ("s", path): only its shape (a record or mapping the
         template only read further into); method objects that were called do not count."""
@@ -270,13 +284,15 @@ class _Method:
 
     def __call__(self, *args, **kwargs):
         result = self.method(*args, **kwargs)
-        reads = self.reads
+        reads = _ITERATING.reads  # the page calling it: one read at the top of an imported
+        if reads is None:  # template may be called by every page that imports it
+            return result
         refs = (tuple(_ref(a, reads) for a in args),
                 tuple((k, _ref(v, reads)) for k, v in sorted(kwargs.items())))
         path = (*self.path, ("()", refs))
-        self.reads.values[path] = result
+        reads.values[path] = result
         if not isinstance(result, _PLAIN):
-            self.reads.register(result, path)
+            reads.register(result, path)
         return result
 
 
@@ -306,8 +322,36 @@ class TracingContext(Context):
 _PLAIN_CALLABLES = frozenset({types.FunctionType, types.BuiltinFunctionType, types.MethodType})
 
 
+class _Template(jinja2.Template):
+    """Jinja runs an imported template's top-level code once a build and keeps the module
+    (`_get_default_module`): what that code reads (`{% set x = site.draws %}` at the head of
+    macros.html) was recorded only for the first page that imported it. Its reads are kept
+    apart here and count for every page that imports the template."""
+
+    _top_reads: Reads | None = None
+
+    def _get_default_module(self, ctx=None):
+        if ctx is not None and ctx.globals_keys - self.globals.keys():
+            return super()._get_default_module(ctx)  # made anew for this page, as it reads
+        env = self.environment
+        if self._module is None:
+            outer, env.reads = env.reads, Reads()
+            try:
+                super()._get_default_module(ctx)
+            finally:
+                top, env.reads = env.reads, outer
+            # (what it loads is found from its source: `with_imports`; most read nothing)
+            self._top_reads = top if top.values or top.entries or top.whole else None
+        reads = env.reads
+        if reads is not None and self._top_reads is not None:
+            reads.merge(self._top_reads)
+        return self._module
+
+
 class TracingEnvironment(jinja2.Environment):
     """A Jinja environment that records reads while `reads` is set (one page at a time)."""
+
+    template_class = _Template
 
     context_class = TracingContext
 

@@ -758,3 +758,38 @@ def test_a_page_that_asks_for_the_feeds_of_another_category_follows_them(site, t
     assert site.run("build") == 0
     assert 'href="/categories/trades/feed.xml"' in site.page("404.html")
     assert_as_clean_build(site, tmp_path)
+
+
+def test_what_an_imported_template_reads_at_its_top_level_counts_for_every_page(site, tmp_path):
+    """Jinja runs an imported template's top-level code once a build and keeps the module:
+    a value it reads there (outside its macros) was recorded only for the first page that
+    imported it, and a later page that showed it through a macro was kept stale; so were the
+    calls of a method read there. Those reads are recorded apart and count for every page
+    that imports the template, and such a method's calls for the page that makes them."""
+    macros, page = (site.root / "templates" / name for name in ("macros.html", "404.html"))
+    stock_macros, stock_page = macros.read_text(), page.read_text()
+
+    def theme(top: str, macro: str) -> None:
+        site.write("templates/macros.html", stock_macros + top + "\n"
+                   + "{% macro shown() %}" + macro + "{% endmacro %}\n")
+        site.write("templates/404.html", stock_page.replace(
+            '{% extends "base.html" %}', '{% extends "base.html" %}\n'
+            '{% from "macros.html" import shown %}').replace(
+            "<h1>Page not found</h1>", "<h1>Page not found</h1>\n<p>{{ shown() }}</p>"))
+
+    small_site(site)
+    theme("{% set newest = site.latest_draw %}", "Newest: round {{ newest.draw.round }}")
+    assert site.run("build") == 0
+    assert "Newest: round 7" in site.page("404.html")
+    site.write("content/draws/0008-2023-07-08-cec.md", draw_text("8", draw_date="2023-07-08"))
+    assert site.run("build") == 0
+    assert "Newest: round 8" in site.page("404.html")
+    theme("{% set standing = site.analytics.year_to_date.get %}",
+          "{{ standing('/draws/3/').invitations }} invited in 2023 up to round 3")
+    assert site.run("build") == 0
+    assert "1500 invited in 2023 up to round 3" in site.page("404.html")
+    site.write("content/draws/0002-2023-07-02-stem.md",  # the same rounds in the same order
+               draw_text("2", crs=482, draw_date="2023-07-02", category="cec", invitations=900))
+    assert site.run("build") == 0
+    assert "1900 invited in 2023 up to round 3" in site.page("404.html")
+    assert_as_clean_build(site, tmp_path)

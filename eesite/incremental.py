@@ -340,8 +340,10 @@ class _Template(jinja2.Template):
                 super()._get_default_module(ctx)
             finally:
                 top, env.reads = env.reads, outer
-            # (what it loads is found from its source: `with_imports`; most read nothing)
-            self._top_reads = top if top.values or top.entries or top.whole else None
+            # (most read nothing; a template it loads by a name worked out as it runs is
+            # one that `with_imports` cannot see in its source)
+            self._top_reads = top if top.values or top.entries or top.whole or \
+                top.templates else None
         reads = env.reads
         if reads is not None and self._top_reads is not None:
             reads.merge(self._top_reads)

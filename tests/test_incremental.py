@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import shutil
+import sys
 import zlib
 from pathlib import Path
 
@@ -132,7 +133,10 @@ def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):
           for module, name in ((b"eesite.render", b"os.system"),
                                (b"eesite.write", b"shutil.rmtree"),
                                (b"eesite.build", b"os.system"))),
+        b"\x80\x04\x8c\x0feesite.__main__\x8c\x03run\x93.",  # importing it runs the CLI
+        b"\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x02os\x8c\x06system\x86R.",
     ]
+    sys.modules.pop("eesite.__main__", None)  # (as in a fresh process: not imported yet)
     for i, store in enumerate(stores[1:]):  # with a good checksum: the unpickler must refuse
         planted = plants[i % len(plants)]
         store.write_bytes(b"eesite-cache 2\n%08x\n" % zlib.crc32(planted) + planted)
@@ -145,13 +149,15 @@ def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):
 
 
 def test_every_store_a_build_saves_loads_again(site):
-    """The unpickler admits only eesite's data records and a few standard types: a store
-    holding anything else would be discarded on every load, silently making every build
-    start from nothing (a `{% set %}` block passed to `feed_links` put a Markup in traces)."""
+    """The unpickler admits only eesite's records and a few standard types: a store holding
+    anything else would be discarded on every load, silently making every build start from
+    nothing (a `{% set %}` block passed to `feed_links` put a Markup in traces; a time with
+    no offset in front matter, in the site's zone, is pickled through `getattr`)."""
     from eesite.cache import Cache, load
     from eesite.settings import load_settings
 
     small_site(site)
+    site.write("content/posts/local.md", post_text("Local", date="2026-03-01 09:00"))
     assert site.run("build") == 0
     key = Cache.open(site.root, load_settings(site.root)).key
     stores = sorted((site.root / CACHE_DIR).glob("*.pickle"))
@@ -792,4 +798,25 @@ def test_what_an_imported_template_reads_at_its_top_level_counts_for_every_page(
                draw_text("2", crs=482, draw_date="2023-07-02", category="cec", invitations=900))
     assert site.run("build") == 0
     assert "1900 invited in 2023 up to round 3" in site.page("404.html")
+    assert_as_clean_build(site, tmp_path)
+
+
+def test_a_template_loaded_by_name_at_the_top_of_an_imported_one_is_recorded(site, tmp_path):
+    """A template that an imported template loads at its top level by a name worked out as
+    it runs cannot be seen in its source (`with_imports`): the load counts for every page
+    that imports it, so an edit of that template remakes them."""
+    site.write("templates/part.html", "{% macro shown() %}Part one{% endmacro %}\n")
+    site.write("templates/macros2.html", '{% set which = "part.html" %}{% from which import '
+               'shown %}{% macro shown2() %}{{ shown() }}{% endmacro %}\n')
+    page = site.root / "templates/404.html"
+    site.write("templates/404.html", page.read_text().replace(
+        '{% extends "base.html" %}', '{% extends "base.html" %}\n'
+        '{% from "macros2.html" import shown2 %}').replace(
+        "<h1>Page not found</h1>", "<h1>Page not found</h1>\n<p>{{ shown2() }}</p>"))
+    small_site(site)
+    assert site.run("build") == 0
+    assert "Part one" in site.page("404.html")
+    site.write("templates/part.html", "{% macro shown() %}Part two{% endmacro %}\n")
+    assert site.run("build") == 0
+    assert "Part two" in site.page("404.html")
     assert_as_clean_build(site, tmp_path)

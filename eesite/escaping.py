@@ -11,7 +11,15 @@ that are not output (macro arguments, `~`, filters) are escaped by Jinja as befo
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
+import hmac
+import io
+import os
+
 import jinja2
+import jinja2.bccache
 import markupsafe
 from jinja2.compiler import CodeGenerator
 
@@ -48,9 +56,72 @@ class OutputEscaping(CodeGenerator):
             self.write(finalize.src)
 
 
+@functools.cache
+def signing_key() -> bytes | None:
+    """This user's key for compiled templates (32 random bytes, readable by the user only),
+    made on first use in $XDG_CACHE_HOME/eesite (~/.cache/eesite): outside every site, so a
+    file planted in a site's cache cannot be signed. None when there is no such place."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "eesite", "compiled-templates.key")
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            with open(path, "rb") as f:
+                key = f.read()
+            return key if len(key) == 32 else None  # (another process writing it: not now)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key := os.urandom(32))
+        return key
+    except OSError:
+        return None
+
+
 class CompiledTemplates(jinja2.FileSystemBytecodeCache):
     """Jinja's cache of compiled templates, with eesite's own code in each template's checksum:
-    a template compiled by another eesite (another code generator) is compiled again, in place."""
+    a template compiled by another eesite (another code generator) is compiled again, in place.
+
+    Jinja runs what it loads from here (marshalled code, after reading its checksum with plain
+    pickle), so each file is signed (HMAC-SHA256) with this user's `signing_key`, kept outside
+    the site: a file planted in `.eesite-cache/jinja` is compiled over, never loaded. Without
+    a key, nothing is kept (every build compiles its templates)."""
+
+    def __init__(self, directory: str, key: bytes | None = None):
+        super().__init__(directory)
+        self.key = key or signing_key()
 
     def get_source_checksum(self, source: str) -> str:
         return digest(f"{source}\0{own_code()}")
+
+    def _signature(self, body: bytes) -> bytes:
+        return hmac.new(self.key, body, hashlib.sha256).digest()
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if not self.key:
+            return
+        try:
+            with open(self._get_cache_filename(bucket), "rb") as f:
+                data = f.read()
+        except OSError:
+            return
+        body = data[_SIGNATURE:]
+        if hmac.compare_digest(data[:_SIGNATURE], self._signature(body)):
+            bucket.load_bytecode(io.BytesIO(body))
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if not self.key:
+            return
+        body = bucket.bytecode_to_string()
+        name = self._get_cache_filename(bucket)
+        temporary = f"{name}.{os.getpid()}.tmp"  # then renamed: never read half-written
+        try:
+            with open(temporary, "wb") as f:
+                f.write(self._signature(body) + body)
+            os.replace(temporary, name)
+        except OSError:  # a cache not written is compiled again next time
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+
+
+_SIGNATURE = 32  # bytes of HMAC-SHA256 before each compiled template

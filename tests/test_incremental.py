@@ -148,6 +148,32 @@ def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):
     assert built == clean
 
 
+def test_compiled_templates_are_signed_so_a_planted_one_never_runs(site, tmp_path):
+    """Jinja runs what its bytecode cache holds (a plain pickle, then marshalled code): each
+    compiled template is signed with a key of this user's kept outside the site, so a file
+    planted in `.eesite-cache/jinja` is compiled over, never loaded; a signed one is loaded,
+    not compiled again."""
+    from jinja2.bccache import bc_magic
+
+    small_site(site)
+    assert site.run("build") == 0
+    compiled = sorted((site.root / CACHE_DIR / "jinja").glob("*.cache"))
+    assert len(compiled) > 5
+    site.write("content/posts/hello.md", post_text("Hello again"))
+    assert site.run("build") == 0  # the same templates: loaded, not written again
+    assert [p.stat().st_ino for p in compiled] == [
+        p.stat().st_ino for p in sorted((site.root / CACHE_DIR / "jinja").glob("*.cache"))]
+    pwned = site.root / "pwned"
+    planted = bc_magic + b"cos\nsystem\n(S'touch %s'\ntR." % str(pwned).encode()
+    for path in compiled:
+        path.write_bytes(planted)
+    site.write("content/posts/hello.md", post_text("Hello once more"))
+    assert site.run("build") == 0
+    assert not pwned.exists()
+    assert all(p.read_bytes() != planted for p in compiled)  # compiled over
+    assert_as_clean_build(site, tmp_path)
+
+
 def test_every_store_a_build_saves_loads_again(site):
     """The unpickler admits only eesite's records and a few standard types: a store holding
     anything else would be discarded on every load, silently making every build start from

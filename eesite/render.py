@@ -238,10 +238,7 @@ class Renderer:
         self.staging: str | None = None  # write rendered pages there instead of keeping bytes
         self._fragments: dict[tuple, Markup] = {}
         self._body_keys: dict[str, str] = {}  # source -> its Markdown's digest (body_key)
-        if cache is not None and "posts" in cache.loaded:  # taken as each post was parsed
-            texts = site.texts
-            self._body_keys = {rel: hit[4] for rel, hit in cache.posts.items()
-                               if hit and texts.get(rel) is hit[2].body}
+        self._parsed = cache.posts if cache is not None and "posts" in cache.loaded else {}
 
     @functools.cached_property
     def md(self):
@@ -266,7 +263,9 @@ class Renderer:
         full build ~0.05 s), else worked out once a build; forked workers inherit it."""
         key = self._body_keys.get(source)
         if key is None:
-            key = self._body_keys[source] = digest(self.site.texts.get(source, ""))
+            text, hit = self.site.texts.get(source, ""), self._parsed.get(source)
+            key = hit[4] if hit and hit[2].body is text else digest(text)  # (that very body)
+            self._body_keys[source] = key
         return key
 
     def memo(self, func: Callable[[str, str], str], text: str, arg: str) -> str:

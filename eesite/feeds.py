@@ -343,8 +343,8 @@ class _Items:
     entry, the round before in its category, its Markdown, `feed_item.html` with what it
     imports, its URL), so a feed whose items are all unchanged is kept without rendering any
     (`inputs`); rendering records what the template read, and an item that read more (a
-    `site` value, another entry, a global that reads the site unseen) makes its feeds ones
-    that are made every build."""
+    `site` value, another entry, a call of `feed_links`) makes its feeds ones that are made
+    every build."""
 
     def __init__(self, r: Renderer):
         self.r = r

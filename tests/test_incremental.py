@@ -54,6 +54,22 @@ def small_site(site) -> None:
     site.write("content/posts/other.md", post_text("Other", date="2026-02-01T09:00:00-05:00"))
 
 
+def remade(site, pages: list[str], edit) -> list[str]:
+    """The pages among `pages` whose trace changed when `edit()` was followed by a build."""
+    from eesite.cache import Cache
+    from eesite.settings import load_settings
+
+    def fingerprints() -> dict[str, str]:
+        found = Cache.open(site.root, load_settings(site.root)).pages
+        return {p: found[p].fingerprint for p in pages}
+
+    before = fingerprints()
+    edit()
+    assert site.run("build") == 0
+    after = fingerprints()
+    return [p for p in pages if after[p] != before[p]]
+
+
 @pytest.mark.parametrize("workers", [False, True], ids=["one process", "checked in workers"])
 def test_every_edit_ends_byte_identical_to_a_clean_build(site, tmp_path, capsys, monkeypatch,
                                                          workers):
@@ -395,8 +411,6 @@ def test_the_archive_is_paged_and_an_edit_remakes_only_its_page(site, tmp_path):
     shows how many rounds there are (`site.draws | length`): a count counts, not every round,
     so a changed cut-off remakes the one page listing that round, and a new round every
     page."""
-    from eesite.cache import Cache
-    from eesite.settings import load_settings
 
     site.write("pyproject.toml", (site.root / "pyproject.toml").read_text()
                + "rounds_per_page = 2\n")
@@ -413,16 +427,9 @@ def test_the_archive_is_paged_and_an_edit_remakes_only_its_page(site, tmp_path):
     assert "/draws/page/4/" in site.page("sitemap.xml")
     assert '<a href="/draws/" aria-current="page">All draws</a>' in site.page(pages[2])
 
-    def traces() -> dict[str, str]:
-        found = Cache.open(site.root, load_settings(site.root)).pages
-        return {p: found[p].fingerprint for p in pages}
-
-    before = traces()
-    site.write("content/draws/0001-2023-07-01-stem.md",
-               draw_text("1", crs=300, draw_date="2023-07-01"))
-    assert site.run("build") == 0
-    after = traces()
-    assert [p for p in pages if after[p] != before[p]] == [pages[-1]]
+    assert remade(site, pages, lambda: site.write(
+        "content/draws/0001-2023-07-01-stem.md", draw_text("1", crs=300, draw_date="2023-07-01"))
+    ) == [pages[-1]]
     assert "300" in site.page(pages[-1])
     site.write("content/draws/0008-2023-07-08-stem.md", draw_text("8", draw_date="2023-07-08"))
     assert site.run("build") == 0
@@ -436,8 +443,6 @@ def test_category_and_tag_pages_are_paged_and_an_edit_remakes_only_its_page(site
     posts `posts_per_page` a page, each page with the group's facts and a pager. A page
     counts what it read of its group (its counts and cut-off range), not every round in it:
     a cut-off that moves no extreme remakes the one page listing that round."""
-    from eesite.cache import Cache
-    from eesite.settings import load_settings
 
     site.write("pyproject.toml", (site.root / "pyproject.toml").read_text()
                + "rounds_per_page = 2\nposts_per_page = 2\n")
@@ -466,21 +471,37 @@ def test_category_and_tag_pages_are_paged_and_an_edit_remakes_only_its_page(site
     assert "Hello" in tag_last and "3 posts, newest first" in tag_last
     assert 'rel="prev" href="/tags/analysis/"' in tag_last
 
-    def traces() -> dict[str, str]:
-        found = Cache.open(site.root, load_settings(site.root)).pages
-        return {p: found[p].fingerprint for p in pages}
-
-    before = traces()
-    site.write("content/draws/0003-2023-07-03-stem.md",
-               draw_text("3", crs=484, draw_date="2023-07-03", category="stem"))
-    assert site.run("build") == 0
-    after = traces()
-    assert [p for p in pages if after[p] != before[p]] == [pages[1]]
+    assert remade(site, pages, lambda: site.write(
+        "content/draws/0003-2023-07-03-stem.md",
+        draw_text("3", crs=484, draw_date="2023-07-03", category="stem"))) == [pages[1]]
     assert '<td class="num">484</td>' in site.page(pages[1])
     site.write("content/draws/0001-2023-07-01-stem.md",
                draw_text("1", crs=470, draw_date="2023-07-01", category="stem"))
     assert site.run("build") == 0  # a new lowest cut-off: every page's facts
     assert all("<dd>470</dd>" in site.page(p) for p in pages)
+    assert_as_clean_build(site, tmp_path)
+
+
+def test_a_change_to_the_newest_round_remakes_only_the_first_home_page(site, tmp_path):
+    """Only /'s lead shows the newest round; /page/N/ lists older posts (one of them its
+    teaser). An editor's usual edit (the round just published) remade every page of the home
+    listing (999 at 10,000 posts, 0.4 s) when every page read `site.latest_draw`; now only
+    the first and the one listing its teaser do."""
+
+    site.write("pyproject.toml", (site.root / "pyproject.toml").read_text()
+               + "posts_per_page = 2\n")
+    small_site(site)  # 7 rounds and 2 articles: 5 home pages
+    assert site.run("build") == 0
+    pages = ["index.html", *(f"page/{n}/index.html" for n in (2, 3, 4, 5))]
+
+    changed = remade(site, pages, lambda: site.write(
+        "content/draws/0007-2023-07-07-stem.md",
+        draw_text("7", crs=333, draw_date="2023-07-07", category="stem")))
+    listing = [p for p in pages[1:] if 'href="/draws/7/"' in site.page(p)]  # its teaser
+    assert len(listing) == 1
+    assert changed == ["index.html", *listing]
+    assert '<dt>CRS cut-off</dt><dd>333</dd>' in site.page("index.html")
+    assert all("CRS cut-off</dt>" not in site.page(p) for p in pages[1:])
     assert_as_clean_build(site, tmp_path)
 
 

@@ -61,7 +61,7 @@ test: setup browser tools lint
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf output .pytest_cache .ruff_cache test-artifacts
+	rm -rf output .output.eesite-* .pytest_cache .ruff_cache test-artifacts
 
 # Speed and memory at 1,000 and 10,000 generated posts (never pass/fail); see README "Performance".
 bench: setup

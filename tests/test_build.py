@@ -219,3 +219,39 @@ def test_a_second_eesite_process_waits_for_the_one_writing_the_site(site, tmp_pa
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     built, clean = tree(site.output), clean_build(site, tmp_path)
     assert built == clean
+
+
+def test_files_put_into_output_between_builds_are_kept_without_listing_all_of_it(
+        site, tmp_path, monkeypatch):
+    """A build carries over every file in output/ that is not eesite's. It finds them by the
+    folders changed since the last swap (their ctime), not by listing every folder: one put
+    in a page's folder, a new folder of them, and one whose folder's mtime was set back, as
+    tar and rsync do."""
+    import shutil
+
+    from eesite import write
+    from tests.test_incremental import assert_as_clean_build, small_site
+
+    listed: list[str] = []
+    walk = write.existing_files
+    monkeypatch.setattr(write, "existing_files", lambda out: listed.append(out) or walk(out))
+    small_site(site)
+    assert main(["build", "--source", str(site.root)]) == 0
+    ours = {"draws/2/notes.txt": "mine", "extra/deep/data.csv": "a,b", "CNAME": "example.org",
+            "draws/5/kept-as-tar-left-it.txt": "tar"}
+    for rel, text in ours.items():
+        site.write(f"output/{rel}", text)
+    folder = site.output / "draws/5"
+    os.utime(folder, ns=(folder.stat().st_atime_ns, 1_000_000_000))  # mtime back, ctime now
+    for crs in (300, 301, 302):
+        site.write("content/draws/0003-2023-07-03-stem.md",
+                   draw_text("3", crs=crs, draw_date="2023-07-03"))
+        listed.clear()
+        assert main(["build", "--source", str(site.root)]) == 0
+        assert str(crs) in site.page("draws/3/index.html")
+        assert {rel: site.page(rel) for rel in ours} == ours
+        assert listed == []  # (the first build left a record too)
+    for rel in ours:
+        (site.output / rel).unlink()
+    shutil.rmtree(site.output / "extra")
+    assert_as_clean_build(site, tmp_path)

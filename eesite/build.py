@@ -19,7 +19,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeVar
 
 from eesite.cache import Cache, collector_paused
 from eesite.content import Post
@@ -102,9 +101,6 @@ def model_of(posts: tuple[Post, ...], lists: OccupationIndex, options: Options,
     return replace(site, occupations=with_draws(lists, site.draws))
 
 
-T = TypeVar("T")
-
-
 def _waiting(output: Path) -> None:
     print(f"waiting: another eesite process is writing {output}", file=sys.stderr, flush=True)
 
@@ -155,8 +151,8 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         jobs = cores()
         options = replace(options, now=now)
         sources = (session.sources_after(touched) or list(find_sources(root))) if live else None
-        intact = (lambda: {}) if trust_output or cache is None else \
-            _checking(output_intact, cache.output, options.output)  # (eesite's files by inode)
+        intact = (lambda: True) if trust_output or cache is None else \
+            _checking(output_intact, cache.output, options.output)
         posts, lists = load_inputs(options, settings, cache, jobs, stamps, sources)
         templates = root / "templates"
         others = None
@@ -166,8 +162,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
                 path: stamp for path, stamp in stamps.items() if not is_post_file(root, path)}
         delta = None
         as_left = bool(cache is not None and cache.output and len(cache.output) == session.files
-                       and intact() is not None)  # output/ as the last build left it (or
-        inodes = intact() if as_left and not trust_output else None  # trusted to be)
+                       and intact())  # output/ as the last build left it (or trusted to be)
         if as_left:
             delta = rebuild_texts(session, posts, cache.posts, others, now, key,
                                   lambda: model_of(posts, lists, options, settings), templates,
@@ -175,7 +170,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         if delta is not None:  # prose only: the few files that show it (delta.py)
             site, made = delta
             span = session.span
-            report = _write_prose(made, options, cache, live, inodes)
+            report = _write_prose(made, options, cache, live)
         else:
             site = model_of(posts, lists, options, settings)
             ahead = _write_first(site, session.site, options, cache, touched, first) \
@@ -183,8 +178,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             early.close()  # the collector back on for the rest of the build
             try:
                 report = _render_and_write(  # (trusted, not stat'ed: the renderer checks)
-                    site, options, cache, jobs, checked=as_left and not trust_output,
-                    inodes=inodes)
+                    site, options, cache, jobs, checked=as_left and not trust_output)
             except BaseException:
                 if ahead:  # the last good site stays whole
                     cache.output = {**cache.output,
@@ -249,13 +243,13 @@ def _write_first(site: Site, previous: Site, options: Options, cache: Cache,
     return {rel: old[rel] for rel in written}
 
 
-def _checking(check: Callable[..., T], *args) -> Callable[[], T | None]:
+def _checking(check: Callable[..., bool], *args) -> Callable[[], bool]:
     """`check(*args)` run in a thread (stat calls release the GIL) while the build loads; the
-    returned function waits for its answer (None if it failed)."""
-    answer: list[T] = []
+    returned function waits for its answer."""
+    answer: list[bool] = []
     thread = threading.Thread(target=lambda: answer.append(check(*args)), daemon=True)
     thread.start()
-    return lambda: thread.join() or (answer[0] if answer else None)
+    return lambda: thread.join() or bool(answer and answer[0])
 
 
 @contextmanager
@@ -271,11 +265,9 @@ def _staging(output: Path):
 
 
 def _render_and_write(site: Site, options: Options, cache: Cache | None, jobs: int,
-                      checked: bool = False, inodes: Mapping[str, int] | None = None
-                      ) -> WriteReport:
+                      checked: bool = False) -> WriteReport:
     """The full way: every page rendered or kept by its trace (incremental.py), then written.
-    `checked`: output/ was found as the last build left it (no stat per kept page), its files
-    with these `inodes` (write.write_site)."""
+    `checked`: output/ was found as the last build left it (no stat per kept page)."""
     listed: list = []  # the spare's listing, made while the workers render (live preview
     # writes a few files in place, no spare: not worth listing ahead)
     with _staging(options.output) as staging:
@@ -287,11 +279,11 @@ def _render_and_write(site: Site, options: Options, cache: Cache | None, jobs: i
         return write_site(_files(pages), options.output, options.source, force=options.force,
                           in_place_limit=IN_PLACE_LIMIT if options.live else 0,
                           index=cache.output if cache else None,
-                          spare=listed[0] if listed else None, inodes=inodes)
+                          spare=listed[0] if listed else None)
 
 
-def _write_prose(made: dict[str, bytes], options: Options, cache: Cache, live: bool,
-                 inodes: Mapping[str, int] | None = None) -> WriteReport:
+def _write_prose(made: dict[str, bytes], options: Options, cache: Cache, live: bool
+                 ) -> WriteReport:
     """The files a prose edit changed: in place when live, or when there is one (a single
     rename is atomic); else swapped in with the rest of the site like any build."""
     if live or len(made) <= 1:
@@ -301,7 +293,7 @@ def _write_prose(made: dict[str, bytes], options: Options, cache: Cache, live: b
     files = {rel: Kept(known[0]) for rel, known in cache.output.items()}
     with _staging(options.output):
         return write_site({**files, **made}, options.output, options.source,
-                          force=options.force, index=cache.output, inodes=inodes)
+                          force=options.force, index=cache.output)
 
 
 def _files(pages: list[Page]) -> dict[str, bytes | Kept | Staged]:

@@ -106,21 +106,17 @@ def unchanged(state: dict, stamps: Callable[[], dict], options_key: tuple, now: 
         return None
     if len(index) != state["summary"].files:  # the index store was lost or damaged
         return None
-    return state["summary"] if output_intact(index, output) is not None else None
+    return state["summary"] if output_intact(index, output) else None
 
 
-def output_intact(index: Mapping[str, tuple[str, int, int]], output: Path
-                  ) -> dict[str, int] | None:
-    """Is every file eesite wrote still in output/ as it left it (size and mtime)? Their inode
-    numbers if so (the write then need not list output/ for them), else None."""
+def output_intact(index: Mapping[str, tuple[str, int, int]], output: Path) -> bool:
+    """Is every file eesite wrote still in output/ as it left it (size and mtime)?"""
     base, stat = str(output) + os.sep, os.stat  # a plain loop: 21,000 files at 10,000 posts
-    inodes = {}
     try:
         for rel, known in index.items():
             st = stat(base + rel)
             if st.st_mtime_ns != known[2] or st.st_size != known[1]:
-                return None
-            inodes[rel] = st.st_ino
+                return False
     except OSError:
-        return None
-    return inodes
+        return False
+    return True

@@ -240,7 +240,7 @@ class Live:
         """After a quick rebuild, which trusted output/ to save time before the page is
         served: if a file in it was deleted or changed by hand, rebuild the full way."""
         cache = self._cache
-        if cache is not None and output_intact(cache.output, self.options.output) is None:
+        if cache is not None and not output_intact(cache.output, self.options.output):
             self.say("output/ was changed outside eesite: rebuilding it")
             self.poke(None)
 

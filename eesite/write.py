@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import ctypes
 import filecmp
-import json
 import os
 import shutil
-import stat
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -264,8 +261,7 @@ def _stamp(path: Path | str, key: str) -> tuple[str, int, int]:
 
 def write_site(files: Mapping[str, bytes | Kept | Staged], output: Path, source: Path,
                force: bool = False, index: Mapping[str, tuple[str, int, int]] | None = None,
-               in_place_limit: int = 0, spare: SpareListing | None = None,
-               inodes: Mapping[str, int] | None = None) -> WriteReport:
+               in_place_limit: int = 0, spare: SpareListing | None = None) -> WriteReport:
     """Make `output` hold exactly `files` (plus files eesite does not own).
 
     Nothing happens when nothing changed; a few changed files are each replaced atomically in
@@ -274,9 +270,6 @@ def write_site(files: Mapping[str, bytes | Kept | Staged], output: Path, source:
     `Staged` files are already in `staging_folder(output)`; the caller removes that folder
     whatever happens (build.py does), this function only adopts it. `spare`: the spare's
     listing if the caller made it earlier (`list_spare`, while it waited for the render).
-    `inodes`: every file eesite wrote last time, by its inode number, as the caller found it
-    in output/ (state.output_intact): with them a swap lists only the folders changed since
-    the last one (`_present`), not all of output/.
     """
     manifest = read_manifest(output)
     check_target(output, source, files, force, manifest)
@@ -311,9 +304,7 @@ def write_site(files: Mapping[str, bytes | Kept | Staged], output: Path, source:
     if manifest is not None and output.is_dir() and len(changed) + len(removed) <= in_place_limit:
         _write_in_place(output, changed, removed, stamps, set(files) != manifest, files, staging)
     else:
-        _write_swap(output, files, changed, manifest or set(), stamps, staging, spare,
-                    inodes if manifest is not None and inodes is not None
-                    and inodes.keys() == manifest else None)
+        _write_swap(output, files, changed, manifest or set(), stamps, staging, spare)
     return WriteReport(len(changed), unchanged, len(removed), stamps)
 
 
@@ -369,8 +360,8 @@ def _write_in_place(output: Path, changed: Mapping[str, tuple[bytes, str] | Stag
 
 
 def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes, str] | Staged],
-                manifest: set[str], stamps: dict, staging: Path, listed: SpareListing | None,
-                inodes: Mapping[str, int] | None) -> None:
+                manifest: set[str], stamps: dict, staging: Path, listed: SpareListing | None
+                ) -> None:
     """Make a folder beside output/ hold the new site, then swap it in. That folder is the
     spare brought up to date when there is one (and the render did not stage pages), else a
     new one of hard links to the unchanged files and the changed ones."""
@@ -381,7 +372,7 @@ def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes,
         listed = None  # changed since it was listed (another eesite process): list it again
     spare_listing = (listed or _listing(spare)) if usable else None  # (a thread, while
     # output/ is listed: never output/ early, a file put there meanwhile would be missed)
-    present = (inodes is not None and _present(output, inodes)) or existing_files(output)
+    present = existing_files(output)
     foreign = present.keys() - manifest - files.keys()
     ready = usable and _update_spare(spare, output, files, changed, foreign, stamps,
                                      spare_listing, present)
@@ -400,90 +391,10 @@ def _write_swap(output: Path, files: Mapping, changed: Mapping[str, tuple[bytes,
             old.rename(new)
         else:
             new.rename(output)
-            _settle(output, {rel: present[rel] for rel in foreign})
             return
         _keep_spare(new, spare, keep=len(changed) <= len(files) // 2)
-        _settle(output, {rel: present[rel] for rel in foreign})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-# -- what is in output/ without listing it all ------------------------------------------------
-# Listing output/ before each swap, to carry over the files that are not eesite's, opened all of
-# its 22,000 folders at 10,000 posts (0.17-0.2 s on disk). A folder's ctime changes whenever an
-# entry is added to it, removed or renamed (and whenever its mtime is set, as tar and rsync do,
-# so, unlike the mtime, it cannot be put back). So after each swap eesite records the moment
-# (the ctime of a file it writes beside output/ then) with the files it carried over; the next
-# swap stats each folder (0.05 s) and lists only those changed since, and whatever they hold
-# that is new. Any doubt (no record, output/ another folder, the clock behind the record, a
-# folder gone or not a folder) lists all of output/ as before.
-
-
-def _settled_path(output: Path) -> Path:
-    return _beside(output, "settled")
-
-
-def _settle(output: Path, foreign: Mapping[str, int]) -> None:
-    """Record, right after a swap, which folder output/ is and the files not eesite's in it
-    (their inode numbers); the record's ctime is the moment. Never fails the build: without
-    a record the next swap lists output/."""
-    path = _settled_path(output)
-    try:
-        st = os.lstat(output)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"output": [st.st_dev, st.st_ino], "foreign": foreign}),
-                       encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        with suppress(OSError):
-            os.unlink(path)
-
-
-def _present(output: Path, inodes: Mapping[str, int]) -> dict[str, int] | None:
-    """What `existing_files(output)` would find, from the last swap's record, the inode numbers
-    of eesite's files (`inodes`: every file of the manifest, found as eesite left it) and a
-    listing of the folders changed since; None when the record cannot be trusted."""
-    base = str(output)
-    try:
-        since = os.lstat(_settled_path(output)).st_ctime_ns
-        record = json.loads(_settled_path(output).read_text(encoding="utf-8"))
-        here = os.lstat(base)
-        if record["output"] != [here.st_dev, here.st_ino] or time.time_ns() < since:
-            return None
-        files = {**inodes, **record["foreign"]}
-        folders = {""}
-        for rel in files:  # every folder on the path of a file
-            i = rel.rfind("/")
-            while i > 0 and rel[:i] not in folders:
-                folders.add(rel[:i])
-                i = rel.rfind("/", 0, i)
-        changed = set()
-        for folder in folders:
-            st = os.lstat(os.path.join(base, folder) if folder else base)
-            if not stat.S_ISDIR(st.st_mode):
-                return None
-            if st.st_ctime_ns >= since:  # (the same clock tick counts as after)
-                changed.add(folder)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if changed:
-        files = {rel: inode for rel, inode in files.items()
-                 if rel.rpartition("/")[0] not in changed}
-        for folder in changed:
-            prefix = f"{folder}/" if folder else ""
-            try:
-                with os.scandir(os.path.join(base, folder) if folder else base) as entries:
-                    for entry in entries:
-                        rel = prefix + entry.name
-                        if not entry.is_dir(follow_symlinks=False):
-                            files[rel] = entry.inode()
-                        elif rel not in folders:  # a folder that is new: all of it
-                            inside, _ = _walk(entry.path, strict=False)
-                            files.update((f"{rel}/{r}", i) for r, i in inside.items())
-            except OSError:  # gone or unreadable, as existing_files skips it
-                continue
-    files.pop(MANIFEST, None)
-    return files
 
 
 def _keep_spare(old_site: Path, spare: Path, keep: bool) -> None:

@@ -221,37 +221,51 @@ def test_a_second_eesite_process_waits_for_the_one_writing_the_site(site, tmp_pa
     assert built == clean
 
 
-def test_files_put_into_output_between_builds_are_kept_without_listing_all_of_it(
-        site, tmp_path, monkeypatch):
-    """A build carries over every file in output/ that is not eesite's. It finds them by the
-    folders changed since the last swap (their ctime), not by listing every folder: one put
-    in a page's folder, a new folder of them, and one whose folder's mtime was set back, as
-    tar and rsync do."""
+def test_files_put_into_output_between_builds_are_kept(site, tmp_path):
+    """Every file in output/ that is not eesite's survives the builds after it, however it got
+    there: into a page's folder, a new folder of them, a folder whose mtime was set back (tar,
+    rsync), a folder tree prepared earlier and moved in, two of the user's folders swapped by
+    renames. (A swap that listed only the folders changed since the last one, by their ctime,
+    lost the last two: a moved folder's subfolders keep their old ctimes.)"""
     import shutil
 
-    from eesite import write
     from tests.test_incremental import assert_as_clean_build, small_site
 
-    listed: list[str] = []
-    walk = write.existing_files
-    monkeypatch.setattr(write, "existing_files", lambda out: listed.append(out) or walk(out))
+    def build(crs: int) -> None:
+        site.write("content/draws/0003-2023-07-03-stem.md",
+                   draw_text("3", crs=crs, draw_date="2023-07-03"))
+        assert main(["build", "--source", str(site.root)]) == 0
+        assert str(crs) in site.page("draws/3/index.html")
+
     small_site(site)
-    assert main(["build", "--source", str(site.root)]) == 0
+    build(300)
     ours = {"draws/2/notes.txt": "mine", "extra/deep/data.csv": "a,b", "CNAME": "example.org",
-            "draws/5/kept-as-tar-left-it.txt": "tar"}
+            "draws/5/kept-as-tar-left-it.txt": "tar", "assets/img/logo.png": "logo v1",
+            "a/img/a.png": "a", "b/img/b.png": "b"}
     for rel, text in ours.items():
         site.write(f"output/{rel}", text)
     folder = site.output / "draws/5"
     os.utime(folder, ns=(folder.stat().st_atime_ns, 1_000_000_000))  # mtime back, ctime now
-    for crs in (300, 301, 302):
-        site.write("content/draws/0003-2023-07-03-stem.md",
-                   draw_text("3", crs=crs, draw_date="2023-07-03"))
-        listed.clear()
-        assert main(["build", "--source", str(site.root)]) == 0
-        assert str(crs) in site.page("draws/3/index.html")
+    prepared = {"img/logo.png": "logo v2", "img/banner.png": "banner"}
+    for rel, text in prepared.items():  # the next version of the user's assets, made now
+        site.write(f"new-assets/{rel}", text)
+    build(301)
+    build(302)
+    assert {rel: site.page(rel) for rel in ours} == ours
+    shutil.rmtree(site.output / "assets")
+    (site.root / "new-assets").rename(site.output / "assets")  # deployed by a move
+    (site.output / "a").rename(site.output / "t")  # the user swaps two of their folders
+    (site.output / "b").rename(site.output / "a")
+    (site.output / "t").rename(site.output / "b")
+    ours = {**{rel: text for rel, text in ours.items() if not rel.startswith(("assets/", "a/",
+                                                                               "b/"))},
+            **{f"assets/{rel}": text for rel, text in prepared.items()},
+            "a/img/b.png": "b", "b/img/a.png": "a"}
+    for crs in (303, 304, 305):
+        build(crs)
         assert {rel: site.page(rel) for rel in ours} == ours
-        assert listed == []  # (the first build left a record too)
     for rel in ours:
         (site.output / rel).unlink()
-    shutil.rmtree(site.output / "extra")
+    for name in ("extra", "assets", "a", "b"):
+        shutil.rmtree(site.output / name)
     assert_as_clean_build(site, tmp_path)

@@ -10,10 +10,8 @@ import pytest
 
 from eesite.cache import digest
 from eesite.errors import BuildError
-from eesite.state import output_intact
 from eesite.write import (
     MANIFEST,
-    existing_files,
     list_spare,
     safe_join,
     spare_folder,
@@ -48,7 +46,7 @@ def test_pages_no_longer_produced_are_removed_but_foreign_files_kept(tmp_path):
     assert (out / "posts/new/index.html").read_bytes() == b"y"
     assert (out / "CNAME").read_text() == "example.org"
     assert "CNAME" not in (out / MANIFEST).read_text()
-    assert _leftovers(tmp_path) <= {".out.eesite-spare", ".out.eesite-settled"}  # no staging
+    assert _leftovers(tmp_path) <= {".out.eesite-spare"}  # no staging left behind
 
 
 def test_non_empty_folder_eesite_did_not_create_is_refused(tmp_path):
@@ -135,7 +133,7 @@ def test_staged_pages_are_swapped_in_and_unchanged_ones_keep_their_mtime(tmp_pat
     assert report.index["c/index.html"] == ((files["c/index.html"].digest,
                                               *files["c/index.html"][1:]))
     assert report.index["c/index.html"][1:] == (1, (out / "c/index.html").stat().st_mtime_ns)
-    assert _leftovers(tmp_path) <= {".out.eesite-spare", ".out.eesite-settled"}
+    assert _leftovers(tmp_path) <= {".out.eesite-spare"}
 
 
 def test_live_preview_moves_a_few_staged_pages_in_place(tmp_path):
@@ -262,39 +260,3 @@ def test_a_spare_listed_early_and_changed_since_is_listed_again(tmp_path):
     assert _tree(out) == {"a.html": b"4", **same, MANIFEST: (out / MANIFEST).read_bytes()}
     write_site({"a.html": b"4", **same, "z/index.html": b"z2"}, out, src)
     assert (out / "z/index.html").read_bytes() == b"z2"
-
-
-def test_a_swap_finds_files_not_eesites_by_the_folders_changed_since_the_last_one(tmp_path):
-    """What a swap carries over is found from the last swap's record and the folders changed
-    since (`_present`): the same as listing all of output/. A record is of one folder: a copy
-    of output/ put in its place (made before the record, its folders older than it) is
-    listed whole."""
-    from eesite.write import _present
-
-    out, src, copy = tmp_path / "out", tmp_path / "src", tmp_path / "copy"
-    src.mkdir()
-    a = {"index.html": b"a", **{f"draws/{n}/index.html": b"%d" % n for n in range(1, 6)}}
-    first = write_site(a, out, src)
-    (out / "draws/2/notes.txt").write_text("mine")
-    (out / "new/deeper").mkdir(parents=True)
-    (out / "new/deeper/data.csv").write_text("a,b")
-    (out / "draws/4/index.html").unlink()  # (eesite's, gone: then not intact, listed anyway)
-    inodes = {rel: (out / rel).stat().st_ino for rel in a if rel != "draws/4/index.html"}
-    assert _present(out, inodes) == existing_files(out)
-    (out / "draws/4/index.html").write_bytes(b"4")
-    first = write_site(a, out, src, index=first.index)  # (the same bytes: nothing written)
-    shutil.copytree(out, copy, symlinks=True)  # (copy2: sizes and mtimes as in out/)
-    (copy / "draws/3/in-the-copy.txt").write_text("copy")
-    os.utime(copy / "draws/3", ns=(1, 1))
-    b = {**a, "index.html": b"b"}
-    second = write_site(b, out, src, index=first.index)
-    assert _present(out, output_intact(second.index, out)) == existing_files(out)
-    (out / "draws/2/notes.txt").unlink()  # the user's, taken away again
-    assert _present(out, output_intact(second.index, out)) == existing_files(out)
-    shutil.rmtree(out)
-    copy.rename(out)  # its files are as `first` wrote them
-    inodes = output_intact(first.index, out)
-    assert inodes is not None and _present(out, inodes) is None  # another folder
-    write_site(b, out, src, index=first.index, inodes=inodes)
-    assert _tree(out)["draws/3/in-the-copy.txt"] == b"copy"
-    assert _tree(out)["new/deeper/data.csv"] == b"a,b"

@@ -457,10 +457,6 @@ def _assemble(output: Path, files: Mapping, changed: Mapping, foreign: set[str],
     return staging
 
 
-Listed = Callable[[], tuple[dict[str, int], set[str]]]  # a folder's files and folders, or
-# its OSError, when called
-
-
 @dataclass(frozen=True)
 class SpareListing:
     """The spare's files (with inode numbers) and folders as `list_spare` found them (or why
@@ -507,7 +503,7 @@ def list_spare(output: Path) -> SpareListing:
 
 def _update_spare(spare: Path, output: Path, files: Mapping, changed: Mapping,
                   foreign: set[str], stamps: dict,
-                  listing: Listed, in_output: Mapping[str, int]) -> bool:
+                  listing: SpareListing, in_output: Mapping[str, int]) -> bool:
     """Turn the spare into the new site: what it should not hold is removed, changed files are
     written as new files (never into an inode output/ shares), and every other file is made
     the same inode as in output/. False (the spare is then dropped) when it cannot be brought

@@ -127,11 +127,13 @@ def month_chart(chart_id: str, title: str, months: Sequence[Month],
             "svg": charts.column_chart(chart_id, title, desc, bars, "invitations", labels=labels)}
 
 
-def year_chart(chart_id: str, title: str, years: Sequence[Year]) -> dict:
-    bars = [Bar(str(y.year), y.invitations, not y.complete) for y in years]
+def year_chart(chart_id: str, title: str, totals: Sequence[tuple[int, int, bool]]) -> dict:
+    """Bars of (year, invitations, complete), oldest first: plain values, so that the chart
+    (and "in numbers") counts only these, not every round of every year."""
+    bars = [Bar(str(year), invitations, not complete) for year, invitations, complete in totals]
     desc = ("Bar chart of invitations issued per year: "
-            + "; ".join(f"{y.year}: {y.invitations:,}{' so far' if not y.complete else ''}"
-                        for y in years) + ".")
+            + "; ".join(f"{year}: {invitations:,}{' so far' if not complete else ''}"
+                        for year, invitations, complete in totals) + ".")
     return {"id": chart_id, "title": title, "svg": charts.bar_chart(chart_id, title, desc, bars)}
 
 
@@ -173,6 +175,21 @@ def pool_history(a: Analytics) -> tuple[tuple, ...]:
     return tuple(reversed(rows))
 
 
+def year_rows(years: tuple[Year, ...]) -> tuple[tuple, ...]:
+    """The invitations-per-year table, newest first, as plain values: (url, year, complete,
+    through, rounds, invitations, the year before's invitations or None, the same period's
+    the year before or None). Handed to the table's macro, the years counted whole, every
+    round's facts with them: "in numbers" was made again on any edit of any round."""
+    rows = []
+    for y in reversed(years):
+        before = y.previous.invitations if y.previous and y.complete else None
+        same = (y.same_period_before.invitations if before is None and y.same_period_before
+                else None)
+        rows.append((y.url, y.year, y.complete, y.through, y.rounds, y.invitations, before,
+                     same))
+    return tuple(rows)
+
+
 def trend_pages(r: Renderer) -> Iterator[Page | None]:
     """/numbers/, /charts/, /<year>/ for every year with rounds, /pool/ and a page per snapshot."""
     from eesite.render import ELSEWHERE, Later
@@ -190,8 +207,11 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
         """The navigation, `current` marked (a snapshot page has none): made once a build."""
         return {"subnav": r.fragment("trends_macros.html", "subnav", current, year_links)}
 
+    per_year = chart(year_chart, "per-year", "Invitations per year",
+                     tuple((y.year, y.invitations, y.complete) for y in a.years))
+    years = year_rows(a.years)
     yield r.page("/numbers/", "numbers.html", "eesite/trends.py", when, a=a, **nav("/numbers/"),
-                 per_year=chart(year_chart, "per-year", "Invitations per year", a.years))
+                 per_year=per_year, years=years)
     yield r.page("/charts/", "charts.html", "eesite/trends.py", when, a=a, **nav("/charts/"),
                  recent=chart(crs_chart, "crs-recent", "CRS cut-off, last 12 months", recent,
                               latest - WINDOW, latest),
@@ -199,7 +219,7 @@ def trend_pages(r: Renderer) -> Iterator[Page | None]:
                                latest, len(chrono) <= site.settings.rounds_per_page),
                  per_month=chart(month_chart, "per-month", "Invitations per month", a.months,
                                  (latest.year, latest.month)),
-                 per_year=chart(year_chart, "per-year", "Invitations per year", a.years))
+                 per_year=per_year, years=years)
     for i, y in enumerate(a.years):
         start, end = date(y.year, 1, 1), (date(y.year, 12, 31) if y.complete else y.through)
         yield r.page(y.url, "year.html", "eesite/trends.py", y.entries[-1].post.date, y=y,

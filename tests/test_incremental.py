@@ -505,6 +505,38 @@ def test_a_change_to_the_newest_round_remakes_only_the_first_home_page(site, tmp
     assert_as_clean_build(site, tmp_path)
 
 
+def test_a_round_picked_by_a_page_counts_by_what_the_page_shows_of_it(site, tmp_path):
+    """The categories page shows each category's latest round by its link and date. It read
+    that round whole, so any edit of the newest round made it again with the same bytes, as
+    it did the pool page and each category's later pages (0.5 s of such a build at 10,000
+    posts). A round reached by name or index (`g.entries[0]`, `site.latest_draw`) now counts
+    by which round it is and the fields the page read of it; one met in a loop still counts
+    whole."""
+    small_site(site)  # rounds 1..7, odd ones STEM: round 7 is STEM's latest
+    assert site.run("build") == 0
+    pages = ["categories/index.html"]
+    newest = "content/draws/0007-2023-07-07-stem.md"
+    text = (site.root / newest).read_text()
+
+    def edit(old: str, new: str):
+        assert old in text
+        return lambda: site.write(newest, text.replace(old, new))
+
+    # what it does not show: kept (the round's page shows the change)
+    assert remade(site, pages, edit("Federal Skilled Worker Program", "Canadian Experience "
+                                    "Class")) == []
+    assert "Canadian Experience Class" in site.page("draws/7/index.html")
+    # what it shows: made again
+    assert remade(site, pages, edit("draw_date: 2023-07-07", "draw_date: 2023-07-09")) == pages
+    assert '<a href="/draws/7/">July 9, 2023</a>' in site.page("categories/index.html")
+    # another round in that place: made again
+    assert remade(site, pages, lambda: site.write(
+        "content/draws/0009-2023-07-10-stem.md",
+        draw_text("9", crs=485, draw_date="2023-07-10", category="stem"))) == pages
+    assert '<a href="/draws/9/">July 10, 2023</a>' in site.page("categories/index.html")
+    assert_as_clean_build(site, tmp_path)
+
+
 # ---- calls from templates: what Jinja passes, and what counts --------------------------------
 
 class _Callable:

@@ -94,14 +94,13 @@ class Reads:
         """`value` was read at `path`: reads from it are recorded under that path. A value met
         again by another path (`older` is also `y.previous`) keeps its first path, and the
         check that both paths still lead to one object is recorded ("i" leaf): reads through
-        either are then reads through the first. An entry, or a small record of plain fields
-        (a category), met again counts whole at its other path instead: no check needed."""
+        either are then reads through the first. (An entry counts by its URL, whatever the
+        path.)"""
         known = self.paths_of.get(id(value))
         if known is None:
             self.paths_of[id(value)] = path
             self.alive.append(value)
-        elif known != path and type(value) is not Entry and value is not _EMPTY \
-                and not _flat(value):
+        elif known != path and type(value) is not Entry and value is not _EMPTY:
             # (nothing can be read through the one empty tuple: `site.pages` of a site with
             # no pages and its empty occupation lists put a check on every page)
             self.same.add((path, known))
@@ -195,8 +194,8 @@ def _read_into(kind: type) -> str:
     what the call gave is recorded), "s" (a mapping, a tuple from the model or a record: its
     shape), "v" (anything else: its value). By type, once: the checks cost a fifth of a
     page's trace."""
-    if kind is Entry:  # which entry is there (its URL); the fields read count apart
-        return "s"
+    if kind is Entry:
+        return "v"
     mapping = issubclass(kind, Mapping)
     if not mapping and any("__call__" in vars(k) for k in kind.__mro__):  # callable(value)
         return ""
@@ -229,11 +228,7 @@ def _refers_to_page(ref: object) -> bool:
 
 
 class _Seq(tuple):
-    """A tuple read from the model: iterating it records a path for each item, but an entry
-    met in a loop counts whole (`Reads.entries`): a page that loops over rounds shows most of
-    their facts, and a leaf for each field it read cost the check of a year page 1,700
-    leaves where 180 whole entries do (an entry reached by name or index counts by what the
-    page read of it)."""
+    """A tuple read from the model: iterating it records a path for each item."""
 
     __slots__ = ()
 
@@ -254,8 +249,8 @@ class _Seq(tuple):
             item = tuple.__getitem__(self, i)
             step = (*path, ("[]", i))
             reads.values[step] = item
-            if not isinstance(item, _PLAIN) and type(item) is not Entry:
-                reads.register(item, step)  # (an entry met in a loop counts whole: below)
+            if not isinstance(item, _PLAIN):
+                reads.register(item, step)
             yield item
 
 
@@ -425,13 +420,14 @@ class TracingEnvironment(jinja2.Environment):
         if reads is None:
             return value
         cls = type(obj)
+        if cls is Entry:
+            reads.entries.add(obj.url)
+            return value
         if cls is Site:
             base = ()
         else:
             base = reads.paths_of.get(id(obj))
             if base is None:
-                if cls is Entry:  # (the page's own, or one from a value counted whole)
-                    reads.entries.add(obj.url)
                 return value
             reads.bases.add(base)
         step = (kind, key)
@@ -446,9 +442,7 @@ class TracingEnvironment(jinja2.Environment):
         if type(value) is tuple and value:
             value = _Seq(value)
             reads.values[path] = value
-        if not isinstance(value, _PLAIN) and not (cls is Entry and type(value) is Entry):
-            # (an entry's neighbour counts whole at this path: followed further, a table of
-            # rounds with their `previous_same` made paths 50 steps long)
+        if not isinstance(value, _PLAIN):
             reads.register(value, path)
         return value
 
@@ -769,9 +763,8 @@ class Keys:
             value = self._walk(path, objects, context)
         except Exception:  # noqa: BLE001 - a path that leads nowhere now: not the same page
             return "\0missing"
-        if kind == "s":  # only read into: its type, and its keys or length (an entry: which)
-            value = (type(value).__qualname__, value.url if type(value) is Entry
-                     else tuple(value) if isinstance(value, Mapping)
+        if kind == "s":  # only read into: its type, and its keys or length
+            value = (type(value).__qualname__, tuple(value) if isinstance(value, Mapping)
                      else len(value) if isinstance(value, tuple) else ())
         return self.value(value)
 

@@ -505,35 +505,51 @@ def test_a_change_to_the_newest_round_remakes_only_the_first_home_page(site, tmp
     assert_as_clean_build(site, tmp_path)
 
 
-def test_a_round_picked_by_a_page_counts_by_what_the_page_shows_of_it(site, tmp_path):
-    """The categories page shows each category's latest round by its link and date. It read
-    that round whole, so any edit of the newest round made it again with the same bytes, as
-    it did the pool page and each category's later pages (0.5 s of such a build at 10,000
-    posts). A round reached by name or index (`g.entries[0]`, `site.latest_draw`) now counts
-    by which round it is and the fields the page read of it; one met in a loop still counts
-    whole."""
-    small_site(site)  # rounds 1..7, odd ones STEM: round 7 is STEM's latest
+def spread_site(site) -> None:
+    """Seven rounds, each with a pool distribution, whose records on "in numbers" (lowest and
+    highest cut-off, largest and smallest round, largest drop and rise, longest and shortest
+    gap) fall on rounds 1, 2, 3, 5, 6 and 7: round 4 (CEC, 7 July) holds none."""
+    days = (1, 2, 4, 7, 11, 16, 22)  # gaps of 1..6 days
+    cutoffs = (500, 480, 450, 481, 455, 482, 530)
+    for n, (day, crs) in enumerate(zip(days, cutoffs, strict=True), start=1):
+        site.write(f"content/draws/{n:04d}-2023-07-{day:02d}-x.md", draw_text(
+            str(n), crs=crs, invitations=1000 + 100 * n, draw_date=f"2023-07-{day:02d}",
+            category="stem" if n % 2 else "cec", extra=distribution(f"2023-07-{day:02d}", n)))
+
+
+def test_a_round_edit_keeps_the_trend_pages_that_do_not_show_it(site, tmp_path):
+    """"In numbers" handed its per-year table and chart the years, which count whole with
+    every round's facts, so any front-matter edit made it again (the same bytes); they get
+    plain rows now (`trends.year_rows`). The pool page looped over the latest snapshot's
+    rounds to link them, so every edit of the newest round made it again, with its table of
+    every snapshot (0.5 s at 10,000 posts); it takes their links from its plain rows now."""
+    spread_site(site)
     assert site.run("build") == 0
-    pages = ["categories/index.html"]
-    newest = "content/draws/0007-2023-07-07-stem.md"
-    text = (site.root / newest).read_text()
+    numbers, pool = "numbers/index.html", "pool/index.html"
+    middle = site.root / "content/draws/0004-2023-07-07-x.md"
+    newest = site.root / "content/draws/0007-2023-07-22-x.md"
 
-    def edit(old: str, new: str):
+    def edit(path: Path, old: str, new: str):
+        text = path.read_text()
         assert old in text
-        return lambda: site.write(newest, text.replace(old, new))
+        return lambda: path.write_text(text.replace(old, new))
 
-    # what it does not show: kept (the round's page shows the change)
-    assert remade(site, pages, edit("Federal Skilled Worker Program", "Canadian Experience "
-                                    "Class")) == []
-    assert "Canadian Experience Class" in site.page("draws/7/index.html")
-    # what it shows: made again
-    assert remade(site, pages, edit("draw_date: 2023-07-07", "draw_date: 2023-07-09")) == pages
-    assert '<a href="/draws/7/">July 9, 2023</a>' in site.page("categories/index.html")
-    # another round in that place: made again
-    assert remade(site, pages, lambda: site.write(
-        "content/draws/0009-2023-07-10-stem.md",
-        draw_text("9", crs=485, draw_date="2023-07-10", category="stem"))) == pages
-    assert '<a href="/draws/9/">July 10, 2023</a>' in site.page("categories/index.html")
+    # what they do not show: kept (the round's own page shows it)
+    assert remade(site, [numbers, pool], edit(middle, "Federal Skilled Worker Program",
+                                              "Canadian Experience Class")) == []
+    assert "Canadian Experience Class" in site.page("draws/4/index.html")
+    assert remade(site, [pool], edit(newest, "crs_cutoff: 530", "crs_cutoff: 531")) == []
+    assert '<a href="/draws/7/">round 7</a>' in site.page(pool)
+    # what they show: made again
+    assert remade(site, [numbers], edit(middle, "invitations: 1400", "invitations: 1450")) \
+        == [numbers]
+    assert ">9,850<" in site.page(numbers)  # the year's invitations: 1,100 + ... + 1,700 + 50
+    assert remade(site, [pool], edit(newest, '"601-1200": 10\n', '"601-1200": 15\n')) == [pool]
+    assert remade(site, [numbers, pool], lambda: site.write(
+        "content/draws/0008-2023-07-30-x.md", draw_text(
+            "8", crs=470, invitations=1000, draw_date="2023-07-30", category="cec",
+            extra=distribution("2023-07-30", 8)))) == [numbers, pool]
+    assert '<a href="/draws/8/">round 8</a>' in site.page(pool)
     assert_as_clean_build(site, tmp_path)
 
 

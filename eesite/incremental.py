@@ -227,10 +227,39 @@ def _refers_to_page(ref: object) -> bool:
     return type(ref) is tuple and any(_refers_to_page(r) for r in ref)
 
 
+def _counted_whole(method: Callable) -> Callable:
+    """`method` of tuple, for a `_Seq`: the tuple used whole counts whole (`_Seq._whole`)."""
+    def use(self, *args):
+        self._whole()
+        return method(self, *args)
+    return functools.wraps(method)(use)
+
+
 class _Seq(tuple):
-    """A tuple read from the model: iterating it records a path for each item."""
+    """A tuple read from the model: iterating it records a path for each item. Used whole —
+    searched (`in`), compared, joined to another, repeated or written out as text — it counts
+    whole: a page that also took its length counted it by that alone, and one that showed
+    `'x' in tags` was kept when a tag changed."""
 
     __slots__ = ()
+
+    def _whole(self) -> None:
+        reads = _ITERATING.reads
+        if reads is not None and (path := reads.paths_of.get(id(self))) is not None:
+            reads.whole.add(path)
+
+    (__contains__, __eq__, __ne__, __lt__, __le__, __gt__, __ge__, __hash__, __add__, __mul__,
+     __rmul__) = (_counted_whole(getattr(tuple, name)) for name in (
+        "__contains__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__",
+        "__add__", "__mul__", "__rmul__"))
+
+    def __radd__(self, other):
+        self._whole()
+        return tuple.__add__(other, self) if isinstance(other, tuple) else NotImplemented
+
+    def __str__(self) -> str:  # `{{ tags }}`, `tags ~ ""`
+        self._whole()
+        return tuple.__repr__(self)
 
     def __iter__(self):
         return self._read(range(len(self)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import shutil
 import sys
@@ -611,6 +612,34 @@ def test_a_model_value_handed_to_a_function_counts_whole():
     finally:
         env.reads = None
     assert reads.whole == {(("ctx", "r"),)}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tagged:
+    tags: tuple[str, ...]
+
+
+@pytest.mark.parametrize("use", [
+    "{{ 'b' in r.tags }}", "{{ r.tags == ('a', 'b') }}", "{{ (r.tags + ('c',)) | length }}",
+    "{{ r.tags }}", "{{ r.tags ~ '' }}", "{{ [1] if r.tags < ('b',) }}",
+])
+def test_a_tuple_read_into_and_used_whole_counts_whole(use):
+    """A tuple read from the model whose length a page took counted by its length only (its
+    "shape"), but `in`, `==`, `<`, `+` and its text use its items: ('a', 'b') and ('a', 'c')
+    gave the same check, and the page was kept stale. (Its methods, `index` and `count`, are
+    recorded with what each call gave.)"""
+    env = TracingEnvironment(autoescape=True)
+    env.trace_filters()
+    record = _Tagged(("a", "b"))
+    env.reads = reads = Reads()
+    reads.register(record, (("ctx", "r"),))
+    try:
+        env.from_string("{{ r.tags | length }}" + use).render(r=record)
+    finally:
+        env.reads = None
+    path = (("ctx", "r"), (".", "tags"))
+    assert path in reads.whole
+    assert ("v", path) in reads.leaves()
 
 
 def test_feed_html_made_or_found_by_workers_stays_in_the_cache(site, tmp_path, monkeypatch):

@@ -66,6 +66,8 @@ class Reads:
     unknown: bool = False  # a method got an argument that cannot be found again: never kept
 
     def whole_values(self, values) -> None:
+        """Values handed to Python code (a filter, a macro, a global) count whole, and so does
+        what a list, tuple or mapping made in the template holds (`[d] | join`)."""
         for value in values:
             kind = type(value)
             if kind in _PLAIN_TYPES:  # never recorded in paths_of: nothing to count
@@ -75,6 +77,10 @@ class Reads:
             path = self.paths_of.get(id(value))
             if path is not None:
                 self.whole.add(path)
+            elif kind is list or kind is tuple:
+                self.whole_values(value)
+            elif kind is dict:
+                self.whole_values(value.values())
 
     def context(self, context: dict) -> None:
         """Record a page's context values: each counts whole (hashed once a build however

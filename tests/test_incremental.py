@@ -614,6 +614,26 @@ def test_a_model_value_handed_to_a_function_counts_whole():
     assert reads.whole == {(("ctx", "r"),)}
 
 
+@pytest.mark.parametrize("use", ["{{ [r] | join }}", "{{ plain((1, [r])) }}",
+                                 "{{ plain({'k': r}) }}"])
+def test_a_model_value_inside_a_literal_handed_to_a_function_counts_whole(use):
+    """`[d] | join` writes out `d` whole: a record the page also read a field of counted by
+    its shape alone, and the page was kept when another field changed."""
+    env = TracingEnvironment(autoescape=True)
+    env.globals.update(CALLABLES)
+    env.trace_filters()
+    record = _Tagged(("a", "b"))
+    env.reads = reads = Reads()
+    reads.values[(("ctx", "r"),)] = record  # (as a record read from `site` is)
+    reads.register(record, (("ctx", "r"),))
+    try:
+        env.from_string("{{ r.tags | length }}" + use).render(r=record)
+    finally:
+        env.reads = None
+    assert (("ctx", "r"),) in reads.whole
+    assert ("v", (("ctx", "r"),)) in reads.leaves()
+
+
 @dataclasses.dataclass(frozen=True)
 class _Tagged:
     tags: tuple[str, ...]

@@ -79,6 +79,18 @@ def _links(site: Site, scope: str, title: str, base: str) -> tuple[FeedLink, ...
 
 
 @dataclass(frozen=True)
+class FeedRow:
+    """What /feeds/ shows of a feed: plain values, so that the page counts these, not the
+    feed's entries (as `Feed`s it was made again on every front-matter edit)."""
+
+    description: str
+    page: str
+    title: str  # the category's, for a category feed
+    rounds: int  # in the category (0 for the site-wide feed)
+    links: tuple[FeedLink, ...]
+
+
+@dataclass(frozen=True)
 class Item:
     """What every format says about one post."""
 
@@ -453,4 +465,6 @@ def feed_pages(r: Renderer) -> Iterator[Page | None]:
                          texts=[e.post.source for e in feed.entries],
                          inputs=inputs)
     yield r.page("/feeds/", "feeds.html", "templates/feeds.html", site.updated,
-                 feeds=[(feed, feed.links(site)) for feed in feeds])
+                 feeds=tuple(FeedRow(f.description, f.page, f.group.title if f.group else f.title,
+                                     len(f.group.entries) if f.group else 0, f.links(site))
+                             for f in feeds))

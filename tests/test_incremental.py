@@ -518,15 +518,16 @@ def spread_site(site) -> None:
             category="stem" if n % 2 else "cec", extra=distribution(f"2023-07-{day:02d}", n)))
 
 
-def test_a_round_edit_keeps_the_trend_pages_that_do_not_show_it(site, tmp_path):
+def test_a_round_edit_keeps_the_pages_that_do_not_show_it(site, tmp_path):
     """"In numbers" handed its per-year table and chart the years, which count whole with
     every round's facts, so any front-matter edit made it again (the same bytes); they get
     plain rows now (`trends.year_rows`). The pool page looped over the latest snapshot's
     rounds to link them, so every edit of the newest round made it again, with its table of
-    every snapshot (0.5 s at 10,000 posts); it takes their links from its plain rows now."""
+    every snapshot (0.5 s at 10,000 posts); it takes their links from its plain rows now.
+    /feeds/ was handed the feeds, which count their entries: now plain rows (`FeedRow`)."""
     spread_site(site)
     assert site.run("build") == 0
-    numbers, pool = "numbers/index.html", "pool/index.html"
+    numbers, pool, feeds = "numbers/index.html", "pool/index.html", "feeds/index.html"
     middle = site.root / "content/draws/0004-2023-07-07-x.md"
     newest = site.root / "content/draws/0007-2023-07-22-x.md"
 
@@ -536,8 +537,8 @@ def test_a_round_edit_keeps_the_trend_pages_that_do_not_show_it(site, tmp_path):
         return lambda: path.write_text(text.replace(old, new))
 
     # what they do not show: kept (the round's own page shows it)
-    assert remade(site, [numbers, pool], edit(middle, "Federal Skilled Worker Program",
-                                              "Canadian Experience Class")) == []
+    assert remade(site, [numbers, pool, feeds], edit(middle, "Federal Skilled Worker Program",
+                                                     "Canadian Experience Class")) == []
     assert "Canadian Experience Class" in site.page("draws/4/index.html")
     assert remade(site, [pool], edit(newest, "crs_cutoff: 530", "crs_cutoff: 531")) == []
     assert '<a href="/draws/7/">round 7</a>' in site.page(pool)
@@ -546,11 +547,12 @@ def test_a_round_edit_keeps_the_trend_pages_that_do_not_show_it(site, tmp_path):
         == [numbers]
     assert ">9,850<" in site.page(numbers)  # the year's invitations: 1,100 + ... + 1,700 + 50
     assert remade(site, [pool], edit(newest, '"601-1200": 10\n', '"601-1200": 15\n')) == [pool]
-    assert remade(site, [numbers, pool], lambda: site.write(
+    assert remade(site, [numbers, pool, feeds], lambda: site.write(
         "content/draws/0008-2023-07-30-x.md", draw_text(
             "8", crs=470, invitations=1000, draw_date="2023-07-30", category="cec",
-            extra=distribution("2023-07-30", 8)))) == [numbers, pool]
+            extra=distribution("2023-07-30", 8)))) == [numbers, pool, feeds]
     assert '<a href="/draws/8/">round 8</a>' in site.page(pool)
+    assert '<td class="num">4</td>' in site.page(feeds)  # CEC's rounds: 2, 4, 6, 8
     assert_as_clean_build(site, tmp_path)
 
 

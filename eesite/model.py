@@ -11,7 +11,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -64,6 +64,14 @@ class Group:
     def cutoffs(self) -> tuple[int, int] | None:
         scores = [e.draw.crs_cutoff for e in self.entries if e.draw]
         return (min(scores), max(scores)) if scores else None
+
+    @property
+    def newest_round(self) -> tuple[str, date] | None:
+        """(URL, draw date) of its newest round: what a page naming it shows. Read from the
+        entry, the whole round counted, and an edit of the newest round made every page of
+        the category and the categories page again."""
+        e = next((e for e in self.entries if e.draw), None)
+        return (e.url, e.draw.draw_date) if e else None
 
 
 @dataclass(frozen=True)

@@ -524,10 +524,13 @@ def test_a_round_edit_keeps_the_pages_that_do_not_show_it(site, tmp_path):
     plain rows now (`trends.year_rows`). The pool page looped over the latest snapshot's
     rounds to link them, so every edit of the newest round made it again, with its table of
     every snapshot (0.5 s at 10,000 posts); it takes their links from its plain rows now.
-    /feeds/ was handed the feeds, which count their entries: now plain rows (`FeedRow`)."""
+    /feeds/ was handed the feeds, which count their entries: now plain rows (`FeedRow`). The
+    categories page named each category's newest round from its entry: now from
+    `Group.newest_round`, its URL and date."""
     spread_site(site)
     assert site.run("build") == 0
     numbers, pool, feeds = "numbers/index.html", "pool/index.html", "feeds/index.html"
+    categories = "categories/index.html"
     middle = site.root / "content/draws/0004-2023-07-07-x.md"
     newest = site.root / "content/draws/0007-2023-07-22-x.md"
 
@@ -541,16 +544,21 @@ def test_a_round_edit_keeps_the_pages_that_do_not_show_it(site, tmp_path):
                                                      "Canadian Experience Class")) == []
     assert "Canadian Experience Class" in site.page("draws/4/index.html")
     assert remade(site, [pool], edit(newest, "crs_cutoff: 530", "crs_cutoff: 531")) == []
+    assert remade(site, [pool, categories], edit(newest, "Federal Skilled Worker Program",
+                                                 "Provincial Nominee Program")) == []
     assert '<a href="/draws/7/">round 7</a>' in site.page(pool)
     # what they show: made again
     assert remade(site, [numbers], edit(middle, "invitations: 1400", "invitations: 1450")) \
         == [numbers]
     assert ">9,850<" in site.page(numbers)  # the year's invitations: 1,100 + ... + 1,700 + 50
     assert remade(site, [pool], edit(newest, '"601-1200": 10\n', '"601-1200": 15\n')) == [pool]
-    assert remade(site, [numbers, pool, feeds], lambda: site.write(
+    assert remade(site, [categories], edit(newest, "draw_date: 2023-07-22",
+                                           "draw_date: 2023-07-23")) == [categories]
+    assert '<a href="/draws/7/">July 23, 2023</a>' in site.page(categories)
+    assert remade(site, [numbers, pool, feeds, categories], lambda: site.write(
         "content/draws/0008-2023-07-30-x.md", draw_text(
             "8", crs=470, invitations=1000, draw_date="2023-07-30", category="cec",
-            extra=distribution("2023-07-30", 8)))) == [numbers, pool, feeds]
+            extra=distribution("2023-07-30", 8)))) == [numbers, pool, feeds, categories]
     assert '<a href="/draws/8/">round 8</a>' in site.page(pool)
     assert '<td class="num">4</td>' in site.page(feeds)  # CEC's rounds: 2, 4, 6, 8
     assert_as_clean_build(site, tmp_path)

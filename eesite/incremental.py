@@ -338,8 +338,9 @@ class TracingContext(Context):
         reads = _ITERATING.reads
         if reads is not None:
             reads.whole_values(args)
-            if kwargs:
-                reads.whole_values(kwargs.values())
+            if kwargs:  # (not Jinja's own `_block_vars` and `_loop_vars`: every variable set
+                # in the block or loop, which is not handed to the callee)
+                reads.whole_values(v for k, v in kwargs.items() if k not in _JINJA_VARS)
         if type(__obj) in _PLAIN_CALLABLES and not hasattr(__obj, "jinja_pass_arg"):
             # (a function or method Jinja passes nothing to: `change(...)`, `url.startswith`,
             # ~20 a page; Context.call asks what to pass first, ~1 µs each)
@@ -354,6 +355,7 @@ class TracingContext(Context):
         return super().call(__obj, *args, **kwargs)
 
 
+_JINJA_VARS = frozenset({"_block_vars", "_loop_vars"})
 _PLAIN_CALLABLES = frozenset({types.FunctionType, types.BuiltinFunctionType, types.MethodType})
 
 

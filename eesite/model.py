@@ -68,8 +68,8 @@ class Group:
     @property
     def newest_round(self) -> tuple[str, date] | None:
         """(URL, draw date) of its newest round: what a page naming it shows. Read from the
-        entry, the whole round counted, and an edit of the newest round made every page of
-        the category and the categories page again."""
+        round itself, they counted the whole round, so any edit of the newest round made
+        every page of the category and the categories page again."""
         e = next((e for e in self.entries if e.draw), None)
         return (e.url, e.draw.draw_date) if e else None
 

@@ -80,6 +80,7 @@ class Reads:
             elif kind is list or kind is tuple:
                 self.whole_values(value)
             elif kind is dict:
+                self.whole_values(value.keys())
                 self.whole_values(value.values())
 
     def context(self, context: dict) -> None:
@@ -243,9 +244,10 @@ def _counted_whole(method: Callable) -> Callable:
 
 class _Seq(tuple):
     """A tuple read from the model: iterating it records a path for each item. Used whole —
-    searched (`in`), compared, joined to another, repeated or written out as text — it counts
-    whole: a page that also took its length counted it by that alone, and one that showed
-    `'x' in tags` was kept when a tag changed."""
+    searched (`in`), compared, joined to another, repeated, sliced or written out as text —
+    it counts whole: a page that also took its length counted it by that alone, and one that
+    showed `'x' in tags` was kept when a tag changed. (Not seen: `"%s–%s" % cutoffs`, whose
+    items str's `%` takes directly.)"""
 
     __slots__ = ()
 
@@ -266,6 +268,15 @@ class _Seq(tuple):
     def __str__(self) -> str:  # `{{ tags }}`, `tags ~ ""`
         self._whole()
         return tuple.__repr__(self)
+
+    def __repr__(self) -> str:  # `{{ [tags] }}`, `"%r" % (tags,)`
+        self._whole()
+        return tuple.__repr__(self)
+
+    def __getitem__(self, key):  # a slice, `tags[1:]`: Jinja takes it without `getitem`
+        if type(key) is slice:
+            self._whole()
+        return tuple.__getitem__(self, key)
 
     def __iter__(self):
         return self._read(range(len(self)))

@@ -627,7 +627,7 @@ def test_a_model_value_handed_to_a_function_counts_whole():
 
 
 @pytest.mark.parametrize("use", ["{{ [r] | join }}", "{{ plain((1, [r])) }}",
-                                 "{{ plain({'k': r}) }}"])
+                                 "{{ plain({'k': r}) }}", "{{ plain({r: 1}) }}"])
 def test_a_model_value_inside_a_literal_handed_to_a_function_counts_whole(use):
     """`[d] | join` writes out `d` whole: a record the page also read a field of counted by
     its shape alone, and the page was kept when another field changed."""
@@ -653,13 +653,15 @@ class _Tagged:
 
 @pytest.mark.parametrize("use", [
     "{{ 'b' in r.tags }}", "{{ r.tags == ('a', 'b') }}", "{{ (r.tags + ('c',)) | length }}",
-    "{{ r.tags }}", "{{ r.tags ~ '' }}", "{{ [1] if r.tags < ('b',) }}",
+    "{{ r.tags }}", "{{ r.tags ~ '' }}", "{{ [1] if r.tags < ('b',) }}", "{{ [r.tags] }}",
+    "{{ '%r' % (r.tags,) }}", "{% for t in r.tags[1:] %}{{ t }}{% endfor %}",
 ])
 def test_a_tuple_read_into_and_used_whole_counts_whole(use):
     """A tuple read from the model whose length a page took counted by its length only (its
     "shape"), but `in`, `==`, `<`, `+` and its text use its items: ('a', 'b') and ('a', 'c')
-    gave the same check, and the page was kept stale. (Its methods, `index` and `count`, are
-    recorded with what each call gave.)"""
+    gave the same check, and the page was kept stale; so did a slice, which Jinja takes
+    without `getitem`. (Its methods, `index` and `count`, are recorded with what each call
+    gave.)"""
     env = TracingEnvironment(autoescape=True)
     env.trace_filters()
     record = _Tagged(("a", "b"))

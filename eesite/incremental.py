@@ -265,11 +265,7 @@ class _Seq(tuple):
         self._whole()
         return tuple.__add__(other, self) if isinstance(other, tuple) else NotImplemented
 
-    def __str__(self) -> str:  # `{{ tags }}`, `tags ~ ""`
-        self._whole()
-        return tuple.__repr__(self)
-
-    def __repr__(self) -> str:  # `{{ [tags] }}`, `"%r" % (tags,)`
+    def __repr__(self) -> str:  # (str() too) `{{ tags }}`, `tags ~ ""`, `{{ [tags] }}`
         self._whole()
         return tuple.__repr__(self)
 

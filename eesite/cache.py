@@ -2,11 +2,12 @@
 
 It remembers what is expensive and pure: the Post parsed from each file's bytes, the HTML of
 each Markdown body, how each page was rendered last time (see incremental.py) and the digest of
-every file written to output/. Each store is one pickle with a checksum and a key naming
-everything that affects the output (eesite, Markdown and Jinja versions, the settings); a store
-whose key differs, whose checksum fails or that does not unpickle is discarded, never trusted.
-Unpickling only admits eesite's own types and a few standard ones, so a planted cache file
-cannot run code.
+every file written to output/. Each store is one pickle with a key naming everything that
+affects the output (eesite, Markdown and Jinja versions, the settings), signed with a key of
+the user's kept outside every site; a store whose signature or key differs or that does not
+unpickle is discarded, never trusted. A planted store is never unpickled (a 12-byte pickle can
+make the unpickler allocate gigabytes), and the unpickler, a second guard, admits only
+eesite's own types and a few standard ones, so such a store could not run code either.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import hmac
 import io
 import os
 import pickle
+import sys
 import zlib
 import zoneinfo
 from collections.abc import Iterator
@@ -29,8 +32,8 @@ import markdown
 from eesite import __version__
 
 CACHE_DIR = ".eesite-cache"
-_MAGIC = b"eesite-cache 2\n"  # then the CRC-32 of the rest in 8 hex digits and a newline
-_HEAD = len(_MAGIC) + 9
+_MAGIC = b"eesite-cache 3\n"  # then the rest's HMAC-SHA256 in 64 hex digits and a newline
+_HEAD = len(_MAGIC) + 65
 FORMAT = 7  # bump when a cached type changes shape: older stores are then discarded
 _SAFE = {
     "builtins": {"set", "frozenset", "tuple", "dict", "list", "object"},
@@ -81,20 +84,57 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache")
 
 
+@functools.cache
+def signing_key() -> bytes | None:
+    """This user's key for what eesite keeps in a site's cache and later trusts (its stores,
+    the compiled templates): 32 random bytes, readable by the user only, made on first use in
+    $XDG_CACHE_HOME/eesite (~/.cache/eesite), outside every site, so a file planted in a site's
+    cache cannot be signed. None when there is no such place (nothing is then kept)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "eesite", "signing.key")
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            with open(path, "rb") as f:
+                key = f.read()
+            return key if len(key) == 32 else None  # (another process writing it: not now)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key := os.urandom(32))
+        return key
+    except OSError:
+        return None
+
+
+@functools.cache
+def _say_unsigned() -> None:
+    print("eesite: no place for this user's signing key ($XDG_CACHE_HOME/eesite or "
+          "~/.cache/eesite): the cache is not kept between runs", file=sys.stderr, flush=True)
+
+
+def _signer() -> hmac.HMAC | None:
+    key = signing_key()
+    return hmac.new(key, digestmod=hashlib.sha256) if key else None
+
+
 def _path(root: Path, name: str) -> Path:
     return root / CACHE_DIR / f"{name}.pickle"
 
 
 def load(root: Path, name: str, key: str) -> object | None:
-    """The stored value, or None when it is missing, stale (another key) or corrupt."""
+    """The stored value, or None when it is missing, stale (another key), corrupt or not
+    signed with this user's key (planted)."""
+    signer = _signer()
+    if signer is None:
+        return None
     try:
         raw = _path(root, name).read_bytes()
     except OSError:
         return None
-    # (a checksum, not a digest: the unpickler is the guard against planted stores; BLAKE2
-    # cost 0.1 s of every build reading 80 MB of stores)
-    if not raw.startswith(_MAGIC) or raw[len(_MAGIC):_HEAD] != b"%08x\n" % zlib.crc32(
-            memoryview(raw)[_HEAD:]):
+    signer.update(memoryview(raw)[_HEAD:])
+    if not raw.startswith(_MAGIC) or not hmac.compare_digest(
+            raw[len(_MAGIC):_HEAD], signer.hexdigest().encode() + b"\n"):
         return None
     stream = io.BytesIO(raw)  # (shares the bytes; a slice or a memoryview would be copied)
     stream.seek(_HEAD)
@@ -119,30 +159,33 @@ def collector_paused() -> Iterator[None]:
 
 
 def save(root: Path, name: str, key: str, value: object) -> None:
-    """Store atomically (temporary file + rename); a cache that cannot be written is skipped."""
+    """Store atomically (temporary file + rename), signed; a cache that cannot be written (or
+    signed: no user key) is skipped."""
+    signer = _signer()
+    if signer is None:
+        return
     path = _path(root, name)
     try:
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         with open(tmp, "wb") as f:  # pickled straight to the file: a store is never held twice
-            f.write(_MAGIC + b"0" * 8 + b"\n")
-            out = _Checksumming(f)
-            pickle.dump((key, value), out, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(_MAGIC + b"0" * 64 + b"\n")
+            pickle.dump((key, value), _Signing(f, signer), protocol=pickle.HIGHEST_PROTOCOL)
             f.seek(len(_MAGIC))
-            f.write(b"%08x" % out.crc)
+            f.write(signer.hexdigest().encode())
         os.replace(tmp, path)
     except OSError:
         pass
 
 
-class _Checksumming:
-    """A file to pickle into that also computes the CRC-32 of what passes through."""
+class _Signing:
+    """A file to pickle into that also signs what passes through."""
 
-    def __init__(self, f):
-        self.f, self.crc = f, 0
+    def __init__(self, f, signer: hmac.HMAC):
+        self.f, self.signer = f, signer
 
     def write(self, data) -> int:
-        self.crc = zlib.crc32(data, self.crc)
+        self.signer.update(data)
         return self.f.write(data)
 
 
@@ -189,6 +232,8 @@ class Cache:
 
     @classmethod
     def open(cls, root: Path, settings: object) -> Cache:
+        if signing_key() is None:  # (said once a process: serve opens a cache per settings)
+            _say_unsigned()
         return cls(root, settings_key(settings))
 
     def _get(self, name: str) -> dict:

@@ -12,7 +12,6 @@ that are not output (macro arguments, `~`, filters) are escaped by Jinja as befo
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import hmac
 import io
@@ -23,7 +22,7 @@ import jinja2.bccache
 import markupsafe
 from jinja2.compiler import CodeGenerator
 
-from eesite.cache import digest, own_code
+from eesite.cache import digest, own_code, signing_key
 
 try:
     from markupsafe import _escape_inner  # markupsafe 3: the characters only, as text
@@ -54,28 +53,6 @@ class OutputEscaping(CodeGenerator):
         self.write("escape_output(")
         if finalize.src is not None:
             self.write(finalize.src)
-
-
-@functools.cache
-def signing_key() -> bytes | None:
-    """This user's key for compiled templates (32 random bytes, readable by the user only),
-    made on first use in $XDG_CACHE_HOME/eesite (~/.cache/eesite): outside every site, so a
-    file planted in a site's cache cannot be signed. None when there is no such place."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(base, "eesite", "compiled-templates.key")
-    try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            with open(path, "rb") as f:
-                key = f.read()
-            return key if len(key) == 32 else None  # (another process writing it: not now)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key := os.urandom(32))
-        return key
-    except OSError:
-        return None
 
 
 class CompiledTemplates(jinja2.FileSystemBytecodeCache):

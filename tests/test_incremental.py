@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import html
 import shutil
+import struct
 import sys
-import zlib
 from pathlib import Path
 
 import jinja2
@@ -132,7 +134,25 @@ def test_second_build_renders_only_what_changed(site, capsys):
     assert f": {len(changed)} files written," in capsys.readouterr().out
 
 
+def _signed(body: bytes) -> bytes:
+    """A store as this user's eesite writes it (see cache.save)."""
+    from eesite.cache import _MAGIC, signing_key
+
+    return _MAGIC + hmac.new(signing_key(), body, hashlib.sha256).hexdigest().encode() + b"\n" + body
+
+
+def _peak_rss_since_reset() -> int:
+    """This process's peak resident set in KiB (VmHWM) since the last call: Linux resets it
+    when "5" is written to clear_refs."""
+    status = Path("/proc/self/status").read_text()
+    Path("/proc/self/clear_refs").write_text("5")
+    return int(status.split("VmHWM:")[1].split()[0])
+
+
 def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):
+    """Stores are signed with a key of the user's kept outside the site: a planted one is
+    never unpickled. The unpickler is a second guard: even a store signed with that key runs
+    no code."""
     small_site(site)
     assert site.run("build") == 0
     cache = site.root / CACHE_DIR
@@ -153,16 +173,47 @@ def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):
         b"\x80\x04\x8c\x0feesite.__main__\x8c\x03run\x93.",  # importing it runs the CLI
         b"\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x02os\x8c\x06system\x86R.",
     ]
+    # 12 bytes that make the unpickler allocate and clear a memo of 200 million slots (1.5 GiB
+    # here; with 2**30, 15 GiB and 47 s): a store not signed with the user's key is not read
+    hog = b"\x80\x05Nr" + struct.pack("<I", 200_000_000) + b"."
+    unsigned = hmac.new(b"\0" * 32, hog, hashlib.sha256).hexdigest().encode()  # another key
     sys.modules.pop("eesite.__main__", None)  # (as in a fresh process: not imported yet)
-    for i, store in enumerate(stores[1:]):  # with a good checksum: the unpickler must refuse
-        planted = plants[i % len(plants)]
-        store.write_bytes(b"eesite-cache 2\n%08x\n" % zlib.crc32(planted) + planted)
-    assert len(stores) > len(plants)
+    for i, store in enumerate(stores[1:]):
+        if i % 2:  # signed with this user's key: the unpickler must refuse it
+            store.write_bytes(_signed(plants[i // 2 % len(plants)]))
+        else:
+            store.write_bytes(b"eesite-cache 3\n" + unsigned + b"\n" + hog)
+    assert len(stores) > 2 * len(plants)
     site.write("content/posts/hello.md", post_text("Hello again"))
+    _peak_rss_since_reset()
     assert site.run("build") == 0
+    assert _peak_rss_since_reset() < 1_000_000
     assert not pwned.exists()
     built, clean = tree(site.output), clean_build(site, tmp_path)
     assert built == clean
+
+
+def test_without_a_place_for_the_signing_key_nothing_is_kept_and_the_build_says_so(
+        site, tmp_path, monkeypatch, capsys):
+    from eesite.cache import signing_key
+
+    small_site(site)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    signing_key.cache_clear()
+    try:
+        assert site.run("build") == 0
+        assert "the cache is not kept between runs" in capsys.readouterr().err
+        site.write("content/posts/hello.md", post_text("Hello again"))
+        assert site.run("build") == 0
+        assert "Hello again" in (site.output / "posts/hello/index.html").read_text()
+        assert not list((site.root / CACHE_DIR).glob("*.pickle"))
+        assert not list((site.root / CACHE_DIR).glob("jinja/*.cache"))
+    finally:
+        monkeypatch.undo()  # (before the key is looked up again)
+        signing_key.cache_clear()
+    assert_as_clean_build(site, tmp_path)
 
 
 def test_compiled_templates_are_signed_so_a_planted_one_never_runs(site, tmp_path):

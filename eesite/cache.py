@@ -12,6 +12,7 @@ eesite's own types and a few standard ones, so such a store could not run code e
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import hashlib
@@ -23,7 +24,6 @@ import sys
 import zlib
 import zoneinfo
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import jinja2
@@ -84,33 +84,75 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache")
 
 
-@functools.cache
+_KEY: list[bytes] = []  # this process's signing key, once found (a missing one is sought again)
+
+
 def signing_key() -> bytes | None:
     """This user's key for what eesite keeps in a site's cache and later trusts (its stores,
-    the compiled templates): 32 random bytes, readable by the user only, made on first use in
-    $XDG_CACHE_HOME/eesite (~/.cache/eesite), outside every site, so a file planted in a site's
-    cache cannot be signed. None when there is no such place (nothing is then kept)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(base, "eesite", "signing.key")
+    the compiled templates): 32 random bytes in $XDG_CACHE_HOME/eesite (~/.cache/eesite),
+    outside every site, so a file planted in a site's cache cannot be signed; made on first
+    use. None when there is no such place, or the file there is not this user's alone (a
+    shared HOME: a key another user wrote or can read signs nothing); nothing is then kept."""
+    if not _KEY:
+        key, why = _user_key()
+        if key is None:
+            _say_unsigned(why)
+            return None
+        _KEY.append(key)
+    return _KEY[0]
+
+
+def _user_key() -> tuple[bytes | None, str]:
+    """(the key, "") or (None, why not)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # (unset, or relative: the XDG spec says to ignore it)
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "eesite")
+    path = os.path.join(folder, "signing.key")
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            with open(path, "rb") as f:
-                key = f.read()
-            return key if len(key) == 32 else None  # (another process writing it: not now)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except FileNotFoundError:
+                _make_key(folder, path)
+                continue
+            with os.fdopen(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if st.st_uid != os.getuid() or st.st_mode & 0o077:
+                    return None, (f"{path} is not this user's alone (owner {st.st_uid}, "
+                                  f"mode {st.st_mode & 0o777:o})")
+                key = f.read(33)
+            if len(key) == 32:
+                return key, ""
+            with contextlib.suppress(FileNotFoundError):  # damaged (a key file only ever
+                os.remove(path)  # appears whole, see _make_key): made again
+        return None, f"{path} could not be made"
+    except OSError as err:
+        return None, f"{err.filename or folder}: {err.strerror}"
+
+
+def _make_key(folder: str, path: str) -> None:
+    """Write a new key beside `path` and link it into place: another process never reads a
+    key half-written (and then signs with a wrong key, or gives up), and of two processes
+    making one at once, the second finds the first's."""
+    temporary = os.path.join(folder, f".signing.key.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(temporary)  # (a leftover of a process with this number)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
         with os.fdopen(fd, "wb") as f:
-            f.write(key := os.urandom(32))
-        return key
-    except OSError:
-        return None
+            f.write(os.urandom(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.remove(temporary)
 
 
 @functools.cache
-def _say_unsigned() -> None:
-    print("eesite: no place for this user's signing key ($XDG_CACHE_HOME/eesite or "
-          "~/.cache/eesite): the cache is not kept between runs", file=sys.stderr, flush=True)
+def _say_unsigned(why: str) -> None:
+    print(f"eesite: no signing key ({why}): the cache is not kept between runs",
+          file=sys.stderr, flush=True)
 
 
 def _signer() -> hmac.HMAC | None:
@@ -146,7 +188,7 @@ def load(root: Path, name: str, key: str) -> object | None:
     return value if stored_key == key else None
 
 
-@contextmanager
+@contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection inside (as it was before, after)."""
     enabled = gc.isenabled()
@@ -232,8 +274,7 @@ class Cache:
 
     @classmethod
     def open(cls, root: Path, settings: object) -> Cache:
-        if signing_key() is None:  # (said once a process: serve opens a cache per settings)
-            _say_unsigned()
+        signing_key()  # (without one, says so: once a process)
         return cls(root, settings_key(settings))
 
     def _get(self, name: str) -> dict:

@@ -33,6 +33,23 @@ base_url = "https://example.org"
 """
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _a_signing_key_of_the_run(tmp_path_factory) -> Iterator[None]:
+    """The run signs its sites' caches with a key of its own (cache.signing_key), in a folder
+    of its own, not the one in the user's ~/.cache/eesite (serve's subprocesses inherit it)."""
+    from eesite import cache
+
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    cache._KEY.clear()
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+    cache._KEY.clear()
+
+
 def draw_text(round_id: str = "254", *, crs: object = 486, invitations: object = 500,
               category: str = "stem", draw_date: str = "2023-07-05", extra: str = "",
               body: str = "Editor's prose.") -> str:

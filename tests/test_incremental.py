@@ -6,9 +6,12 @@ import dataclasses
 import hashlib
 import hmac
 import html
+import os
 import shutil
 import struct
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import jinja2
@@ -143,9 +146,12 @@ def _signed(body: bytes) -> bytes:
 
 def _peak_rss_since_reset() -> int:
     """This process's peak resident set in KiB (VmHWM) since the last call: Linux resets it
-    when "5" is written to clear_refs."""
+    when "5" is written to clear_refs (since Linux 4.0)."""
     status = Path("/proc/self/status").read_text()
-    Path("/proc/self/clear_refs").write_text("5")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pytest.skip("no /proc/self/clear_refs to reset the peak with")
     return int(status.split("VmHWM:")[1].split()[0])
 
 
@@ -173,8 +179,9 @@ def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):
         b"\x80\x04\x8c\x0feesite.__main__\x8c\x03run\x93.",  # importing it runs the CLI
         b"\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x02os\x8c\x06system\x86R.",
     ]
-    # 12 bytes that make the unpickler allocate and clear a memo of 200 million slots (1.5 GiB
-    # here; with 2**30, 15 GiB and 47 s): a store not signed with the user's key is not read
+    # 12 bytes that make the unpickler allocate and clear a memo of 200 million slots (3 GiB
+    # at its peak here; with 2**30, 15 GiB and 47 s): a store not signed with the user's key
+    # is not read
     hog = b"\x80\x05Nr" + struct.pack("<I", 200_000_000) + b"."
     unsigned = hmac.new(b"\0" * 32, hog, hashlib.sha256).hexdigest().encode()  # another key
     sys.modules.pop("eesite.__main__", None)  # (as in a fresh process: not imported yet)
@@ -193,27 +200,100 @@ def test_a_corrupt_or_planted_cache_is_discarded_not_trusted(site, tmp_path):
     assert built == clean
 
 
-def test_without_a_place_for_the_signing_key_nothing_is_kept_and_the_build_says_so(
-        site, tmp_path, monkeypatch, capsys):
-    from eesite.cache import signing_key
+@pytest.fixture
+def key_folder(tmp_path, monkeypatch) -> Iterator[Path]:
+    """A fresh place for the signing key ($XDG_CACHE_HOME), forgotten again afterwards."""
+    from eesite import cache
 
+    folder = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    cache._KEY.clear()
+    yield folder
+    monkeypatch.undo()  # (before the key is looked up again)
+    cache._KEY.clear()
+
+
+@pytest.mark.parametrize("place", ["not a folder", "shared key", "group-readable key"])
+def test_without_a_key_of_the_users_own_nothing_is_kept_and_the_build_says_so(
+        site, tmp_path, key_folder, capsys, place):
+    """No signing key, or one another user wrote or can read (a shared HOME): nothing is
+    kept between runs, and the build says why."""
     small_site(site)
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
-    signing_key.cache_clear()
-    try:
-        assert site.run("build") == 0
-        assert "the cache is not kept between runs" in capsys.readouterr().err
-        site.write("content/posts/hello.md", post_text("Hello again"))
-        assert site.run("build") == 0
-        assert "Hello again" in (site.output / "posts/hello/index.html").read_text()
-        assert not list((site.root / CACHE_DIR).glob("*.pickle"))
-        assert not list((site.root / CACHE_DIR).glob("jinja/*.cache"))
-    finally:
-        monkeypatch.undo()  # (before the key is looked up again)
-        signing_key.cache_clear()
-    assert_as_clean_build(site, tmp_path)
+    if place == "not a folder":
+        key_folder.write_text("")
+        why = f"{key_folder / 'eesite'}: Not a directory"
+    else:
+        (key_folder / "eesite").mkdir(parents=True)
+        key = key_folder / "eesite/signing.key"
+        key.write_bytes(b"k" * 32)
+        if place == "shared key":
+            if os.getuid() != 0:
+                pytest.skip("giving a file to another user needs root")
+            os.chown(key, 65534, -1)  # nobody's
+            key.chmod(0o600)
+            why = f"{key} is not this user's alone (owner 65534, mode 600)"
+        else:
+            key.chmod(0o640)
+            why = f"{key} is not this user's alone (owner {os.getuid()}, mode 640)"
+    assert site.run("build") == 0
+    assert capsys.readouterr().err.count(why) == 1
+    site.write("content/posts/hello.md", post_text("Hello again"))
+    assert site.run("build") == 0
+    assert "Hello again" in (site.output / "posts/hello/index.html").read_text()
+    assert not list((site.root / CACHE_DIR).glob("*.pickle"))
+    assert not list((site.root / CACHE_DIR).glob("jinja/*.cache"))
+
+
+def test_a_damaged_key_is_made_again_and_a_relative_cache_home_is_ignored(
+        site, tmp_path, key_folder, monkeypatch, capsys):
+    """A key file only ever appears whole (linked into place), so one of another length is
+    damaged: it is replaced. A relative $XDG_CACHE_HOME is ignored (the XDG rule): it would
+    put the key inside the folder eesite runs in, the site itself."""
+    small_site(site)
+    (key_folder / "eesite").mkdir(parents=True)
+    (key_folder / "eesite/signing.key").write_bytes(b"")
+    (key_folder / "eesite/signing.key").chmod(0o600)
+    assert site.run("build") == 0
+    assert len((key_folder / "eesite/signing.key").read_bytes()) == 32
+    assert site.run("build") == 0
+    assert ": 0 files written," in capsys.readouterr().out  # the cache was kept
+
+    from eesite import cache
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")
+    monkeypatch.chdir(site.root)
+    cache._KEY.clear()
+    assert site.run("build") == 0
+    assert not (site.root / "relative").exists()
+    assert len((home / ".cache/eesite/signing.key").read_bytes()) == 32
+
+
+def _key_in_a_child(folder: str, start: float) -> bytes | None:
+    from eesite import cache
+
+    os.environ["XDG_CACHE_HOME"] = folder
+    cache._KEY.clear()
+    time.sleep(max(0.0, start - time.time()))  # (all at once)
+    return cache.signing_key()
+
+
+def test_processes_making_the_key_at_once_all_get_the_same_whole_key(tmp_path):
+    """Before the key was linked into place, one of several processes starting together on
+    a fresh machine could read it empty: 10 of 80 got no key (and a `serve` kept nothing on
+    disk for its whole session)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    with context.Pool(4) as pool:
+        for trial in range(10):
+            folder = str(tmp_path / f"xdg{trial}")
+            start = time.time() + 0.2
+            keys = pool.starmap(_key_in_a_child, [(folder, start)] * 4)
+            assert None not in keys and len(set(keys)) == 1, keys
+            assert len(keys[0]) == 32
+            assert os.listdir(os.path.join(folder, "eesite")) == ["signing.key"]
 
 
 def test_compiled_templates_are_signed_so_a_planted_one_never_runs(site, tmp_path):

@@ -63,6 +63,9 @@ def _bands(rng: random.Random) -> dict[str, int]:
     return {b: parts[b] for b in BANDS}
 
 
+START = date(1970, 1, 1)  # round n is two days after it: 10,000 rounds end in 2024
+
+
 def draw_post(n: int, rng: random.Random, start: date) -> tuple[str, str]:
     """(file name, text) of round `n`."""
     slug, name, programs = CATEGORIES[rng.randrange(len(CATEGORIES))]
@@ -144,11 +147,19 @@ def generate(root: Path, count: int, templates: Path, seed: int = 6) -> Path:
     shutil.copytree(templates, root / "templates")
     (root / "pyproject.toml").write_text(SETTINGS, encoding="utf-8")
     rng = random.Random(seed)
-    start = date(1970, 1, 1)  # 10,000 rounds two days apart end in 2024
     for n in range(1, count + 1):
-        name, text = draw_post(n, rng, start)
+        name, text = draw_post(n, rng, START)
         (draws / name).write_text(text, encoding="utf-8")
     return root
+
+
+def add_round(root: Path, count: int) -> Path:
+    """Publish round `count` + 1 in a site of `count` rounds (the newest, as an editor adds
+    one); returns its file."""
+    name, text = draw_post(count + 1, random.Random(count), START)
+    path = root / "content" / "draws" / name
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def main() -> None:

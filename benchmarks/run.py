@@ -2,10 +2,11 @@
 
 Each figure is the median of several runs of the real `eesite build` in a fresh process:
 cold (no output, no cache), warm with nothing changed, warm after one post's prose changed,
-warm after one post's CRS cut-off changed, and in `eesite serve` the time from saving a post
-(a prose edit, then a cut-off edit) until the new page is served, and for the cut-off edit
-until the whole rebuild is done (the edited page is written ahead of the rest). Peak memory is the largest
-resident set of the build process (and of any worker it starts). It prints one table; it never fails on speed.
+warm after one post's CRS cut-off changed, warm after a round was added, and in `eesite
+serve` the time from saving a post (a prose edit, then a cut-off edit) until the new page is
+served, and for the cut-off edit until the whole rebuild is done (the edited page is written
+ahead of the rest). Peak memory is the largest resident set of the build process (and of any
+worker it starts). It prints one table; it never fails on speed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from benchmarks.generate import empty_trash, generate, set_aside  # noqa: E402
+from benchmarks.generate import add_round, empty_trash, generate, set_aside  # noqa: E402
 from eesite.write import spare_folder  # noqa: E402
 
 # Run one build in this process and print its wall time and peak RSS (self, workers) as JSON.
@@ -146,7 +147,7 @@ def _wait_for(check, timeout: float, step: float = 0.05) -> None:
 
 def measure(count: int, work: Path, repeat: int, serve: bool) -> dict:
     root = generate(work / f"site-{count}", count, HERE.parent / "templates")
-    cold, warm, one, facts, facts_next, newest, rss, workers = [], [], [], [], [], [], [], []
+    cold, warm, one, facts, facts_next, newest, added, rss, workers = ([] for _ in range(9))
     for n in range(repeat):
         set_aside(root / "output", root / ".eesite-cache",  # deleted when all is measured
                   spare_folder(root / "output"))
@@ -171,12 +172,18 @@ def measure(count: int, work: Path, repeat: int, serve: bool) -> dict:
         touch_facts(root, n, newest=True)
         latest = build_once(root)
         newest.append(latest["seconds"])
-        made = (again, changed, moved, next_moved, latest)
+        time.sleep(2.1)
+        new_round = add_round(root, count)  # the most common edit: every page of the home
+        grown = build_once(root)  # listing, of the round's tag and category moves by one post
+        added.append(grown["seconds"])
+        new_round.unlink()  # (the next cold build, or serve's first, starts from `count`)
+        made = (again, changed, moved, next_moved, latest, grown)
         rss += [m["rss"] for m in made]
         workers += [m["workers"] for m in made]
     row = {"posts": count, "cold": statistics.median(cold), "warm": statistics.median(warm),
            "one": statistics.median(one), "facts": statistics.median(facts),
            "facts_next": statistics.median(facts_next), "newest": statistics.median(newest),
+           "added": statistics.median(added),
            "rss": max(rss),
            "workers": max(workers)}
     if serve:
@@ -201,14 +208,16 @@ def main() -> None:
           f"median of {args.repeat} runs\n")
     print("| posts | cold build | warm, no change | warm, one post's prose changed | warm, one "
           "cut-off changed (first swap after the cold build) | warm, another cut-off change "
-          "| warm, the newest round's cut-off changed | serve: prose edit → served "
+          "| warm, the newest round's cut-off changed | warm, a round added "
+          "| serve: prose edit → served "
           "| serve: cut-off edit → served | serve: cut-off edit → rebuild done | peak RSS (main / worker) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         serve = [f"{r[k] * 1000:.0f} ms" if k in r else "–"
                  for k in ("serve", "serve_facts", "serve_done")]
         print(f"| {r['posts']:,} | {r['cold']:.2f} s | {r['warm']:.2f} s | {r['one']:.2f} s | "
               f"{r['facts']:.2f} s | {r['facts_next']:.2f} s | {r['newest']:.2f} s | "
+              f"{r['added']:.2f} s | "
               f"{serve[0]} | {serve[1]} | {serve[2]} | "
               f"{r['rss'] / mib:.0f} / {r['workers'] / mib:.0f} MiB |")
 

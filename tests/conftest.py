@@ -39,14 +39,10 @@ def _a_signing_key_of_the_run(tmp_path_factory) -> Iterator[None]:
     of its own, not the one in the user's ~/.cache/eesite (serve's subprocesses inherit it)."""
     from eesite import cache
 
-    old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
-    cache._KEY.clear()
-    yield
-    if old is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = old
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        cache._KEY.clear()
+        yield
     cache._KEY.clear()
 
 

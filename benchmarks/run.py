@@ -194,7 +194,7 @@ def measure(count: int, work: Path, repeat: int, serve: bool) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description="Benchmark eesite builds (see benchmarks/README).")
+    p = argparse.ArgumentParser(description="Benchmark eesite builds (see README.md, Performance).")
     p.add_argument("--sizes", default="1000,10000", help="post counts (default: 1000,10000)")
     p.add_argument("--repeat", type=int, default=3, help="runs per figure; medians are shown")
     p.add_argument("--work", type=Path, default=HERE / ".work", help="where sites are generated")

@@ -110,6 +110,11 @@ def _user_key() -> tuple[bytes | None, str]:
     folder = os.path.join(base, "eesite")
     path = os.path.join(folder, "signing.key")
     try:
+        mine = base  # (the folders made here belong to whoever runs eesite: not in a place of
+        while not os.path.lexists(mine):  # another user's, as a `sudo` keeping HOME would,
+            mine = os.path.dirname(mine)  # leaving that user a folder they cannot read)
+        if not os.path.lexists(folder) and os.lstat(mine).st_uid != os.getuid():
+            return None, f"{mine} belongs to another user"
         os.makedirs(folder, mode=0o700, exist_ok=True)
         for _ in range(3):
             try:

@@ -213,7 +213,8 @@ def key_folder(tmp_path, monkeypatch) -> Iterator[Path]:
     cache._KEY.clear()
 
 
-@pytest.mark.parametrize("place", ["not a folder", "shared key", "group-readable key"])
+@pytest.mark.parametrize("place", ["not a folder", "shared key", "group-readable key",
+                                   "another user's folder", "in another user's folder"])
 def test_without_a_key_of_the_users_own_nothing_is_kept_and_the_build_says_so(
         site, tmp_path, key_folder, capsys, place):
     """No signing key, or one another user wrote or can read (a shared HOME): nothing is
@@ -222,6 +223,14 @@ def test_without_a_key_of_the_users_own_nothing_is_kept_and_the_build_says_so(
     if place == "not a folder":
         key_folder.write_text("")
         why = f"{key_folder / 'eesite'}: Not a directory"
+    elif place.endswith("user's folder"):  # (`sudo` keeping HOME): no folder of root's there
+        if os.getuid() != 0:
+            pytest.skip("giving a folder to another user needs root")
+        key_folder.mkdir()
+        os.chown(key_folder, 65534, -1)  # nobody's
+        if place == "in another user's folder":
+            os.environ["XDG_CACHE_HOME"] = str(key_folder / ".cache")  # (monkeypatch undoes)
+        why = f"{key_folder} belongs to another user"
     else:
         (key_folder / "eesite").mkdir(parents=True)
         key = key_folder / "eesite/signing.key"
@@ -242,6 +251,8 @@ def test_without_a_key_of_the_users_own_nothing_is_kept_and_the_build_says_so(
     assert "Hello again" in (site.output / "posts/hello/index.html").read_text()
     assert not list((site.root / CACHE_DIR).glob("*.pickle"))
     assert not list((site.root / CACHE_DIR).glob("jinja/*.cache"))
+    if place.endswith("user's folder"):
+        assert os.listdir(key_folder) == []
 
 
 def test_a_damaged_key_is_made_again_and_a_relative_cache_home_is_ignored(

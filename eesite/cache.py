@@ -107,14 +107,19 @@ def _user_key() -> tuple[bytes | None, str]:
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # (unset, or relative: the XDG spec says to ignore it)
         base = os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):  # (no HOME and no home in the user database, or a relative one)
+        return None, "no home folder to keep it in"
     folder = os.path.join(base, "eesite")
     path = os.path.join(folder, "signing.key")
     try:
-        mine = base  # (the folders made here belong to whoever runs eesite: not in a place of
-        while not os.path.lexists(mine):  # another user's, as a `sudo` keeping HOME would,
-            mine = os.path.dirname(mine)  # leaving that user a folder they cannot read)
-        if not os.path.lexists(folder) and os.lstat(mine).st_uid != os.getuid():
-            return None, f"{mine} belongs to another user"
+        # what is made here belongs to whoever runs eesite: nothing in a folder of another
+        # user's (a `sudo` keeping HOME would leave that user a key or folder of root's that
+        # they cannot read); folders of root's (/tmp, a home's symlink) are the system's
+        nearest = folder
+        while not os.path.exists(nearest):
+            nearest = os.path.dirname(nearest)
+        if os.stat(nearest).st_uid not in (os.getuid(), 0):
+            return None, f"{nearest} belongs to another user"
         os.makedirs(folder, mode=0o700, exist_ok=True)
         for _ in range(3):
             try:

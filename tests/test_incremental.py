@@ -213,24 +213,31 @@ def key_folder(tmp_path, monkeypatch) -> Iterator[Path]:
     cache._KEY.clear()
 
 
-@pytest.mark.parametrize("place", ["not a folder", "shared key", "group-readable key",
-                                   "another user's folder", "in another user's folder"])
+@pytest.mark.parametrize("place", ["not a folder", "no home", "shared key", "group-readable key",
+                                   "another user's folder", "in another user's folder",
+                                   "another user's key folder"])
 def test_without_a_key_of_the_users_own_nothing_is_kept_and_the_build_says_so(
-        site, tmp_path, key_folder, capsys, place):
+        site, tmp_path, key_folder, monkeypatch, capsys, place):
     """No signing key, or one another user wrote or can read (a shared HOME): nothing is
     kept between runs, and the build says why."""
     small_site(site)
     if place == "not a folder":
         key_folder.write_text("")
         why = f"{key_folder / 'eesite'}: Not a directory"
-    elif place.endswith("user's folder"):  # (`sudo` keeping HOME): no folder of root's there
+    elif place == "no home":  # (no HOME, no home in the user database: never the working folder)
+        os.environ.pop("XDG_CACHE_HOME")  # (the fixture's monkeypatch puts both back)
+        monkeypatch.setenv("HOME", "relative-home")
+        monkeypatch.chdir(tmp_path)
+        why = "no home folder to keep it in"
+    elif "user's" in place:  # (`sudo` keeping HOME): no key nor folder of root's left there
         if os.getuid() != 0:
             pytest.skip("giving a folder to another user needs root")
-        key_folder.mkdir()
-        os.chown(key_folder, 65534, -1)  # nobody's
+        owned = key_folder / "eesite" if place == "another user's key folder" else key_folder
+        owned.mkdir(parents=True)
+        os.chown(owned, 65534, -1)  # nobody's
         if place == "in another user's folder":
             os.environ["XDG_CACHE_HOME"] = str(key_folder / ".cache")  # (monkeypatch undoes)
-        why = f"{key_folder} belongs to another user"
+        why = f"{owned} belongs to another user"
     else:
         (key_folder / "eesite").mkdir(parents=True)
         key = key_folder / "eesite/signing.key"
@@ -251,8 +258,10 @@ def test_without_a_key_of_the_users_own_nothing_is_kept_and_the_build_says_so(
     assert "Hello again" in (site.output / "posts/hello/index.html").read_text()
     assert not list((site.root / CACHE_DIR).glob("*.pickle"))
     assert not list((site.root / CACHE_DIR).glob("jinja/*.cache"))
-    if place.endswith("user's folder"):
-        assert os.listdir(key_folder) == []
+    assert not (tmp_path / "relative-home").exists()
+    if "user's" in place:
+        assert [str(p) for p in key_folder.rglob("*")] == (
+            [str(key_folder / "eesite")] if place == "another user's key folder" else [])
 
 
 def test_a_damaged_key_is_made_again_and_a_relative_cache_home_is_ignored(

@@ -85,12 +85,17 @@ def _run(span: tuple[int, int]) -> list:
 
 
 def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int = 4,
-             meanwhile: Callable[[], object] | None = None) -> Iterator[R]:
+             meanwhile: Callable[[], object] | None = None, here: bool = False
+             ) -> Iterator[R]:
     """`map(task, items)` in order, over `jobs` forked workers when jobs > 1.
 
     The items stay in the parent's memory: workers get index ranges (`batches` per worker),
     so only the results travel through a pipe. `meanwhile` is called once in this process
     while the workers run (first, when there are none): work of its own, in no thread.
+    `here`: this process is one of the `jobs`: it runs the first range itself, after
+    `meanwhile`, and forks one worker fewer. For tasks that share their work out among
+    themselves (render's `Claims`): a parent that only waited left two cores to three
+    processes, and unpickled every worker's results one after the other.
     """
     global _TASK, _ITEMS
     items = list(items)
@@ -101,19 +106,24 @@ def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int
         return
     count = min(len(items), jobs * batches)
     bounds = [len(items) * i // count for i in range(count + 1)]
+    spans = list(zip(bounds, bounds[1:], strict=False))
+    mine = spans.pop(0) if here else None
     _TASK, _ITEMS = task, items
     gc.freeze()  # the workers' collector never scans (and so never copies) the parent's objects
     try:
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)  # this thread's only:
         try:  # the workers are forked with them blocked (handlers can change in the main
-            pool = multiprocessing.get_context("fork").Pool(  # thread only, and serve's
-                min(jobs, count), initializer=_worker_signals)  # rebuild runs in another)
+            # thread only, and serve's rebuild runs in another)
+            pool = multiprocessing.get_context("fork").Pool(min(jobs - here, len(spans)),
+                                                            initializer=_worker_signals)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         with pool:
-            done = pool.imap(_run, list(zip(bounds, bounds[1:], strict=False)))
+            done = pool.imap(_run, spans)
             if meanwhile is not None:
                 meanwhile()
+            if mine is not None:
+                yield from _run(mine)
             for results in done:
                 yield from results
     finally:

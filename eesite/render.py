@@ -708,7 +708,8 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
 
     found, traces, problems, rendered = [], {}, set(), 0
     for pages, more, kept, trouble, count, memos in fork_map(share, range(tasks), jobs,
-                                                             batches=1, meanwhile=meanwhile):
+                                                             batches=1, meanwhile=meanwhile,
+                                                             here=True):
         found += pages
         traces.update(more)
         traces.update((path, old[path]) for path in kept)

@@ -43,6 +43,22 @@ def test_meanwhile_runs_once_in_the_parent_while_the_workers_work(tmp_path):
     assert calls == [os.getpid()] * 2
 
 
+def test_here_the_parent_runs_the_first_share_itself_after_meanwhile():
+    """render's shares claim their pages among themselves: the parent runs one (after
+    `meanwhile`), forking one worker fewer, and every result still comes back in order."""
+    order: list[str] = []
+    results = list(fork_map(lambda n: (n, os.getpid()), range(2), 2, batches=1, here=True,
+                            meanwhile=lambda: order.append("meanwhile")))
+    assert [n for n, _ in results] == [0, 1]
+    assert results[0][1] == os.getpid() and results[1][1] != os.getpid()
+    assert order == ["meanwhile"]
+    spread = list(fork_map(lambda n: (n, os.getpid()), range(9), 3, batches=1, here=True))
+    assert [n for n, _ in spread] == list(range(9))
+    pids = [pid for _, pid in spread]
+    assert pids[:3] == [os.getpid()] * 3 and os.getpid() not in pids[3:]
+    assert len(set(pids[3:])) >= 1
+
+
 def test_claims_go_in_blocks_of_neighbouring_turns():
     """A worker that takes a turn owns the next `block` - 1 too (neighbouring pages share what
     their checks hash); the other worker (a copy sharing the counter, as a fork is) gets none
@@ -88,7 +104,9 @@ def test_a_worker_that_runs_two_walks_takes_no_turn_twice(tmp_path):
     site = load_site(Options(source=ROOT, output=tmp_path / "out"), load_settings(ROOT))
     pool._worker_signals = second_starts_late
     try:
-        pages = render(site, ROOT / "templates", jobs=2)  # no cache: forked, with claims
+        # no cache: forked, with claims; three tasks: this process runs one, so two forked
+        # workers share the other two (with two, one worker runs one task)
+        pages = render(site, ROOT / "templates", jobs=3)
     finally:
         pool._worker_signals = usual
     assert started.value == 2 and len(pages) > 800

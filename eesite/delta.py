@@ -164,9 +164,9 @@ def rebuild_texts(session: Session, posts: tuple[Post, ...], known: Mapping[str,
         return None  # a page that shows a changed text was not made again, or a new page
     cache.pages.update(renderer.traces)
     cache.changed.add("pages")
-    if renderer.rendered and "html" in cache.loaded:
-        cache.html = renderer.html  # the new texts' HTML (a full build prunes the old)
-        cache.changed.add("html")
+    if renderer.rendered and "html" in cache.loaded:  # the new texts' HTML (a full build
+        html = renderer.html.made  # prunes the old)
+        cache.keep_html(cache.html.keys() | html.keys(), html)
     session.digests = {rel: hit[1] for rel, hit in known.items() if hit}
     if session.site is not None:
         session.site, session.keys = site, renderer.keys

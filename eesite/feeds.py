@@ -384,6 +384,16 @@ class _Items:
             self.content[entry.url] = self._html(entry)
         return self.content[entry.url]
 
+    def stored(self, entry: Entry) -> bool:
+        """Is the item's HTML in the cache under its key (so it was exact when made)? Asked of
+        the index, not read: a feed whose items are all stored is kept without reading the
+        HTML store's shards for them."""
+        key = self.key(entry)
+        if key in self.r.html:
+            self.r.memos.add(key)
+            return True
+        return False
+
     def _html(self, entry: Entry) -> str:
         r = self.r
         key = self.key(entry) if r.keys is not None else None
@@ -424,7 +434,8 @@ class _Items:
         """What a feed's files are made from, or None when an item's HTML read more."""
         rows = []
         for e in feed.entries:
-            self.html(e)  # (found by its key in the cache, else made now)
+            if not self.stored(e):
+                self.html(e)  # (made now)
             if e.url in self.inexact:
                 return None
             rows.append((self.keys[e.url], self.r.keys.entry(e), dates[e.url]))

@@ -164,6 +164,15 @@ class Trace:
     context: tuple[tuple[str, tuple], ...] = ()  # its reads of the page's context, as `paths`
 
 
+def counts_whole(trace: Trace, name: str) -> bool:
+    """Did the page read its context value `name` only whole (so its check hashes the value,
+    as `Keys._feed` does, and no part of it)?"""
+    for kind, path in trace.context:
+        if path[0] == (_CTX, name) and (kind != "v" or len(path) > 1):
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class _Ref:
     """A method argument as something that outlives this build: an entry by its URL ("entry"),

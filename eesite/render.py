@@ -27,7 +27,7 @@ from eesite.cache import CACHE_DIR, Cache, digest
 from eesite.errors import BuildError, Problem
 from eesite.escaping import CompiledTemplates, OutputEscaping
 from eesite.feeds import feed_links, feed_pages
-from eesite.incremental import Keys, Reads, Trace, TracingEnvironment, imports_of, known_imports
+from eesite.incremental import Keys, Reads, Trace, TracingEnvironment, counts_whole, imports_of, known_imports
 from eesite.model import Entry, Group, Site
 from eesite.occupation_pages import occupation_pages
 from eesite.pool import Claims, can_fork, fork_map
@@ -53,14 +53,41 @@ class Page:
                             self.kept, self.staged)
 
 
+class _Html:
+    """The HTML of Markdown bodies and of `Renderer.memo` calls: the cache's store (read a
+    shard at a time: cache.Shards) with what this run made on top."""
+
+    __slots__ = ("stored", "made")
+
+    def __init__(self, stored: Mapping[str, str]):
+        self.stored, self.made = stored, {}
+
+    def get(self, key: str) -> str | None:
+        found = self.made.get(key)
+        return found if found is not None else self.stored.get(key)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.made or key in self.stored
+
+    def __setitem__(self, key: str, html: str) -> None:
+        self.made[key] = html
+
+    def update(self, items: Iterable[tuple[str, str]] | Mapping[str, str]) -> None:
+        self.made.update(items)
+
+
 @dataclass(frozen=True)
 class Later:
     """A context value worked out only by the process that makes the page (`Renderer.page`):
     every worker walks every page, and one page's table of 10,000 rows (`pool_history`) cost
-    each of them 0.1 s; a post page's HTML is looked up the same way."""
+    each of them 0.1 s; a post page's HTML is looked up the same way. `check`, called with
+    the same arguments, gives what the page's check may count instead when the page's last
+    trace counts the value whole: one that `Keys` hashes the same (a post's HTML by the
+    digest of its Markdown), cheaper to make."""
 
     make: Callable[..., object]
     args: tuple = ()
+    check: Callable[..., object] | None = None
 
     def __call__(self) -> object:
         return self.make(*self.args)
@@ -224,7 +251,7 @@ class Renderer:
         self.output_checked = output_checked  # every file of cache.output found as recorded
         # body digest -> HTML; `lazy_html` (a few pages to make) does not read the store for it
         keep = cache is not None and (not lazy_html or "html" in cache.loaded)
-        self.html: dict[str, str] = dict(cache.html) if keep else {}
+        self.html = _Html(cache.html if keep else {})
         self.memos: set[str] = set()  # keys of `memo` results used by this run
         self.keys = Keys(site, self.env, post_digests or {}) if cache else None
         self.traces: dict[str, Trace] = {}
@@ -256,6 +283,13 @@ class Renderer:
             self.md.reset()
             html = self.html[key] = self.md.convert(self.site.texts.get(source, ""))
         return Html(html, key)
+
+    def markdown_key(self, entry: Entry) -> Html:
+        """`markdown(entry)` as a page's check counts it, by the digest of its Markdown, with
+        no HTML: checking 10,000 round pages read the whole HTML store (31 MB) for nothing."""
+        source = entry.post.source
+        self.texts_read.add(source)
+        return Html("", self.body_key(source))
 
     def body_key(self, source: str) -> str:
         """The digest of a post's Markdown body (its HTML's key): the one the loader took when
@@ -349,15 +383,22 @@ class Renderer:
         if self._carried(path):
             self.texts_read.clear()
             return _Made(path, b"", origin, lastmod, in_sitemap, kept=self.traces[path].output)
-        context = {"url": url, **{name: value() if type(value) is Later else value
-                                  for name, value in context.items()}}
-        texts, keys = self._texts(), self.keys
-        if keys is not None:
-            old = self.cache.pages.get(path)
-            if old and keys.still_valid(old, template, context) and self._in_output(
-                    path, old.output):
+        keys = self.keys
+        old = self.cache.pages.get(path) if keys is not None else None
+        later = {name: value for name, value in context.items() if type(value) is Later}
+        stand_ins = {name for name, value in later.items() if value.check is not None
+                     and old is not None and counts_whole(old, name)}
+        context = {"url": url, **context, **{
+            name: value.check(*value.args) if name in stand_ins else value()
+            for name, value in later.items()}}
+        texts = self._texts()
+        if old is not None:
+            if keys.still_valid(old, template, context) and self._in_output(path, old.output):
                 self.traces[path] = old
                 return _Made(path, b"", origin, lastmod, in_sitemap, kept=old.output)
+            for name in stand_ins:  # made again: the real values (their texts are counted)
+                context[name] = later[name]()
+            self.texts_read.clear()
         reads = self.env.reads = Reads() if keys is not None else None
         if reads is not None:
             reads.context(context)
@@ -419,14 +460,17 @@ class Renderer:
         return texts
 
     def file(self, path: str, origin: str, make: Callable[[], bytes], texts: Iterable[str] = (),
-             inputs: Callable[[], object] | None = None) -> Page:
+             inputs: Callable[[], object] | None = None, here: bool = False) -> Page:
         """A file built in Python (XML, JSON), made only by the worker whose turn it is, so
         forked workers do not all build every feed. `texts`: the sources whose Markdown it
         may show (besides those `make` reads through `markdown`). `inputs`: what its bytes
         depend on, asked only with a cache (None: unknown this time): it is made again only
-        when that changed, else kept as it is in output/; without, made every full build."""
+        when that changed, else kept as it is in output/; without, made every full build.
+        `here`: made by the first share, the parent's own (render), taking no turn: a large
+        file a forked worker made was pickled back through a pipe (draws.json: 6 MB at 10,000
+        posts, remade on every front-matter edit)."""
         self._texts()
-        if not self._mine():
+        if not (self.share[0] == 0 if here else self._mine()):
             return _Elsewhere(path, b"", origin)
         if self._carried(path):
             return _Made(path, b"", origin, kept=self.traces[path].output)
@@ -516,7 +560,8 @@ def core_pages(r: Renderer) -> Iterator[Page | None]:
     yield from _group_pages(r, site.tags, "tag.html")
     yield r.page_at("404.html", "/404/", "404.html", "templates/404.html")
     yield r.file("draws.json", "draws.json", lambda: draws_json(site).data, inputs=lambda: (
-        tuple((e.url, r.keys.post(e.post)) for e in site.draws), site.settings, site.updated))
+        tuple((e.url, r.keys.post(e.post)) for e in site.draws), site.settings, site.updated),
+        here=True)
 
 
 def _group_pages(r: Renderer, groups: tuple[Group, ...], template: str
@@ -536,7 +581,7 @@ def post_page(r: Renderer, entry: Entry) -> Page | None:
     if not r.claim():
         return ELSEWHERE
     post = entry.post
-    content = Later(r.markdown, (entry,))
+    content = Later(r.markdown, (entry,), check=r.markdown_key)
     lastmod = post.updated or post.date
     if post.kind != "draw":
         return r.page(entry.url, f"{post.kind}.html", post.source, lastmod, entry=entry,
@@ -699,7 +744,8 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
         # for the cache: the keys used, and the values this worker made (a feed's items are
         # mostly in the store already: ~0.8 MB a worker through the pipe at 10,000 posts)
         stored = cache.html if cache is not None else {}
-        memos = {key: None if key in stored else renderer.html[key] for key in renderer.memos}
+        memos = {key: None if key in stored else renderer.html.get(key)
+                 for key in renderer.memos}
         # a kept page's trace is the cache's own: send back its path, not the trace
         kept = [path for path, trace in renderer.traces.items() if old.get(path) is trace]
         fresh = {path: trace for path, trace in renderer.traces.items()
@@ -752,10 +798,7 @@ def _much_to_render(renderer: Renderer, cache: Cache | None) -> bool:
 
 def _update_cache(cache: Cache, renderer: Renderer, entries, traces: dict, rendered: int) -> None:
     used = {renderer.body_key(e.post.source) for e in entries} | renderer.memos
-    html = {k: v for k, v in renderer.html.items() if k in used}
-    if html.keys() != cache.html.keys():
-        cache.html = html
-        cache.changed.add("html")
+    cache.keep_html(used, renderer.html.made)
     if rendered or traces.keys() != cache.pages.keys():
         cache.pages = traces
         cache.changed.add("pages")

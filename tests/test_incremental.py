@@ -1129,3 +1129,71 @@ def test_a_template_loaded_by_name_at_the_top_of_an_imported_one_is_recorded(sit
     assert site.run("build") == 0
     assert "Part two" in site.page("404.html")
     assert_as_clean_build(site, tmp_path)
+
+
+def test_the_html_store_is_read_a_shard_at_a_time_and_a_lost_shard_costs_only_its_html(
+        tmp_path, monkeypatch):
+    """The HTML store's keys come from a small index: a lookup reads the one shard that
+    holds the key, and a change writes only the shards whose keys change. A shard that is
+    lost (not written, damaged) only makes its HTML be made again: its keys are listed but
+    not found, never found wrong. A cache without an index (an older eesite's) is read whole
+    once and the index saved."""
+    from eesite import cache as cache_module
+    from eesite.cache import CACHE_DIR, Cache, shard_of
+
+    values = {f"key{i}": f"<p>{i}</p>" for i in range(100)}
+    first = Cache(tmp_path, "k")
+    first.keep_html(set(values), values)
+    first.save()
+    read: list[str] = []
+    real = cache_module.load
+    monkeypatch.setattr(cache_module, "load",
+                        lambda root, name, key: read.append(name) or real(root, name, key))
+    again = Cache(tmp_path, "k")
+    assert "key7" in again.html and "nokey" not in again.html and read == ["html.keys"]
+    shard = shard_of("key7")
+    assert again.html.get("key7") == "<p>7</p>" and read == ["html.keys", f"html.{shard:02x}"]
+    files = tmp_path / CACHE_DIR
+    stamps = {p.name: p.stat().st_mtime_ns for p in files.glob("html.*.pickle")}
+    again.keep_html(set(values) - {"key7"}, {"new": "<p>new</p>"})  # "new" is not wanted
+    again.save()
+    rewritten = {p.name for p in files.glob("html.*.pickle")
+                 if p.stat().st_mtime_ns != stamps.get(p.name)}
+    assert rewritten == {f"html.{shard:02x}.pickle", "html.keys.pickle"}
+    (files / f"html.{shard:02x}.pickle").unlink()  # lost
+    third = Cache(tmp_path, "k")
+    lost = {k for k in values if shard_of(k) == shard} - {"key7"}
+    assert lost and all(k in third.html and third.html.get(k) is None for k in lost)
+    assert third.html.get("key8" if shard_of("key8") != shard else "key9") is not None
+    (files / "html.keys.pickle").unlink()  # no index: read whole, and the index saved
+    fourth = Cache(tmp_path, "k")
+    assert set(fourth.html) == set(values) - lost - {"key7"}
+    fourth.keep_html(set(fourth.html), {})
+    fourth.save()
+    assert (files / "html.keys.pickle").exists()
+    read.clear()
+    assert len(Cache(tmp_path, "k").html) == len(fourth.html) and read == ["html.keys"]
+
+
+def test_a_page_its_check_keeps_never_reads_its_html(site, tmp_path, monkeypatch):
+    """A round page counts its text whole, by the digest of its Markdown: checking it needs
+    no HTML (`Renderer.markdown_key`). After a cut-off edit only the pages made again, and
+    the feed items made again, ask for the HTML of their text (at 10,000 posts the checks
+    read the whole 31 MB store for nothing)."""
+    monkeypatch.setenv("EESITE_JOBS", "1")
+    asked: list[str] = []
+    real = render.Renderer.markdown
+    monkeypatch.setattr(render.Renderer, "markdown",
+                        lambda self, entry: asked.append(entry.post.source) or real(self, entry))
+    small_site(site)
+    assert site.run("build") == 0
+    assert len(set(asked)) == 9
+    asked.clear()
+    site.write("content/draws/0003-2023-07-03-stem.md",
+               draw_text("3", crs=300, draw_date="2023-07-03", category="stem"))
+    assert site.run("build") == 0
+    assert "content/draws/0003-2023-07-03-stem.md" in asked
+    for unaffected in ("0001-2023-07-01-stem", "0002-2023-07-02-cec", "0006-2023-07-06-cec"):
+        assert f"content/draws/{unaffected}.md" not in asked
+    assert "content/posts/hello.md" not in asked
+    assert_as_clean_build(site, tmp_path)

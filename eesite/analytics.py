@@ -193,7 +193,8 @@ class Analytics:
     `chrono` (oldest first), each part worked out on first use and kept: `eesite serve` makes
     the edited round's page before the rest of a rebuild, and that page reads only
     `year_to_date` (the other parts are ~0.15 s of the model at 10,000 rounds). `complete()`
-    works out every part; render does, before forking workers that would each do it again."""
+    works out every part many pages read (`_PARTS`); render does, before forking workers
+    that would each do it again."""
 
     chrono: tuple[Entry, ...] = ()
 
@@ -268,8 +269,11 @@ class Analytics:
         return sum(1 for n in Counter(e.draw.draw_date for e in self.chrono).values() if n > 1)
 
 
-_PARTS = ("years", "year_to_date", "months", "records", "snapshots", "comparisons", "rounds",
-          "invitations", "same_day_rounds")
+# the parts many pages read, worked out before render forks (each worker would do it again)
+_PARTS = ("years", "year_to_date", "months", "snapshots", "comparisons", "rounds")
+# the parts only "in numbers" reads: worked out by the process that checks or makes it (the
+# records, 0.05 s at 10,000 rounds, no longer wait in the parent while a core idles)
+_ONE_PAGE = ("records", "invitations", "same_day_rounds")
 
 
 # ---- computing -----------------------------------------------------------------------------

@@ -408,9 +408,12 @@ class Shards(Mapping):
 
     def update_to(self, wanted: set[str] | frozenset[str], made: Mapping[str, str]) -> bool:
         """Hold the keys of `wanted` that it holds or `made` gives (only the shards whose keys
-        change are read and written again); False when it holds them already."""
+        change are read and written again); False when it holds them already. A value made
+        although the index lists its key (its shard lacked it: lost, or written by another
+        process since) is stored again, so a lost shard costs its HTML once."""
         keep = self._keys & wanted
-        added = {k: v for k, v in made.items() if k in wanted and k not in self._keys}
+        added = {k: v for k, v in made.items() if k in wanted and (
+            k not in self._keys or k not in self._shard(shard_of(k)))}
         if len(keep) == len(self._keys) and not added:
             return self._index_stale
         dirty = {shard_of(k) for k in self._keys - keep} | {shard_of(k) for k in added}

@@ -734,35 +734,36 @@ def render(site: Site, templates: Path, sections: tuple[Section, ...] = SECTIONS
 
     renderer.prepare_markdown(entries, jobs, meanwhile=ready)
 
-    def share(k: int) -> tuple[list, dict, list, set, int, dict]:
+    def share(k: int) -> tuple[list, dict, list, set, int, set, dict]:
         renderer.share, renderer._turn, renderer._held = (k, tasks), 0, None
         if renderer.claims is not None:
             renderer.claims.restart()
         renderer.traces, renderer.problems, renderer.rendered = {}, set(renderer.problems), 0
         renderer.memos = set()
+        inherited = set(renderer.html.made) if k else set()
         pages = renderer.run(sections)
-        # for the cache: the keys used, and the values this worker made (a feed's items are
-        # mostly in the store already: ~0.8 MB a worker through the pipe at 10,000 posts)
-        stored = cache.html if cache is not None else {}
-        memos = {key: None if key in stored else renderer.html.get(key)
-                 for key in renderer.memos}
+        if k == 0:  # this process's own (fork_map `here`): nothing to send
+            return pages, renderer.traces, [], renderer.problems, renderer.rendered, \
+                renderer.memos, {}
         # a kept page's trace is the cache's own: send back its path, not the trace
         kept = [path for path, trace in renderer.traces.items() if old.get(path) is trace]
         fresh = {path: trace for path, trace in renderer.traces.items()
                  if old.get(path) is not trace}
-        return pages, fresh, kept, renderer.problems, renderer.rendered, memos
+        # for the cache: the memo keys used, and the HTML this worker made (not what it found
+        # in the store: a feed's items mostly are, ~0.8 MB a worker at 10,000 posts)
+        html = {key: value for key, value in renderer.html.made.items() if key not in inherited}
+        return pages, fresh, kept, renderer.problems, renderer.rendered, renderer.memos, html
 
     found, traces, problems, rendered = [], {}, set(), 0
-    for pages, more, kept, trouble, count, memos in fork_map(share, range(tasks), jobs,
-                                                             batches=1, meanwhile=meanwhile,
-                                                             here=True):
+    for pages, more, kept, trouble, count, memos, html in fork_map(
+            share, range(tasks), jobs, batches=1, meanwhile=meanwhile, here=True):
         found += pages
         traces.update(more)
         traces.update((path, old[path]) for path in kept)
         problems |= trouble
         rendered += count
-        renderer.html.update((key, html) for key, html in memos.items() if html is not None)
-        renderer.memos |= memos.keys()
+        renderer.html.update(html)
+        renderer.memos |= memos
     pages = [page for _, page in sorted(found, key=lambda item: item[0])]
     renderer.share, renderer.traces, renderer.staging = (0, 1), traces, None
     renderer.claims, renderer.rendered = None, 0

@@ -1165,6 +1165,11 @@ def test_the_html_store_is_read_a_shard_at_a_time_and_a_lost_shard_costs_only_it
     lost = {k for k in values if shard_of(k) == shard} - {"key7"}
     assert lost and all(k in third.html and third.html.get(k) is None for k in lost)
     assert third.html.get("key8" if shard_of("key8") != shard else "key9") is not None
+    remade = {k: values[k] for k in sorted(lost)[:2]}  # made again: stored again
+    third.keep_html(set(third.html), remade)
+    third.save()
+    assert {k: Cache(tmp_path, "k").html.get(k) for k in remade} == remade
+    lost -= remade.keys()
     (files / "html.keys.pickle").unlink()  # no index: read whole, and the index saved
     fourth = Cache(tmp_path, "k")
     assert set(fourth.html) == set(values) - lost - {"key7"}
@@ -1197,3 +1202,62 @@ def test_a_page_its_check_keeps_never_reads_its_html(site, tmp_path, monkeypatch
         assert f"content/draws/{unaffected}.md" not in asked
     assert "content/posts/hello.md" not in asked
     assert_as_clean_build(site, tmp_path)
+
+
+def test_html_a_lost_shard_held_is_made_once_and_stored_again(site, tmp_path, monkeypatch):
+    """The index lists a text's HTML that its shard lacks (the shard lost, a save that
+    failed, another process): a page that needs it makes it, in a forked worker too, and the
+    build stores it again, so the next builds find it (it used to be made on every build)."""
+    monkeypatch.setattr(render, "CHECK_IN_WORKERS", 1)
+    monkeypatch.setenv("EESITE_JOBS", "2")
+    small_site(site)
+    assert site.run("build") == 0
+    converted = tmp_path / "converted"
+    real = render.new_markdown
+
+    def counting():
+        md = real()
+        convert = md.convert
+
+        def counted(text):
+            with converted.open("a") as f:
+                f.write(f"{os.getpid()}\n")
+            return convert(text)
+
+        md.convert = counted
+        return md
+
+    monkeypatch.setattr(render, "new_markdown", counting)
+    for shard in (site.root / ".eesite-cache").glob("html.[0-9a-f][0-9a-f].pickle"):
+        shard.unlink()  # every value lost, the index kept
+    counts = []
+    for note in ("<!-- one -->", "<!-- two -->"):  # every round page made again
+        site.write("templates/draw.html", (site.root / "templates/draw.html").read_text()
+                   .replace("{% block content %}", "{% block content %}" + note, 1))
+        assert site.run("build") == 0
+        counts.append(len(converted.read_text().split()) if converted.exists() else 0)
+        converted.unlink(missing_ok=True)
+    assert counts[0] >= 1 and counts[1] == 0
+    assert "<p>Editor" in site.page("draws/3/index.html")
+
+
+def test_a_kept_feed_asks_the_index_for_its_items_html_not_the_store(site, monkeypatch):
+    """A feed is kept when the key of every item's HTML is in the store: asked of the index
+    (`_Items.stored`), without reading the HTML (at 10,000 posts, the shards holding the
+    items of 48 feeds)."""
+    from eesite import feeds
+
+    monkeypatch.setenv("EESITE_JOBS", "1")
+    small_site(site)
+    assert site.run("build") == 0
+    item_keys: set[str] = set()
+    fetched: list[str] = []
+    real_key, real_get = feeds._Items.key, render._Html.get
+    monkeypatch.setattr(feeds._Items, "key",
+                        lambda self, e: item_keys.add(k := real_key(self, e)) or k)
+    monkeypatch.setattr(render._Html, "get",
+                        lambda self, key: fetched.append(key) or real_get(self, key))
+    site.write("templates/archive.html", (site.root / "templates/archive.html").read_text()
+               .replace("{% block content %}", "{% block content %}<!-- edited -->", 1))
+    assert site.run("build") == 0
+    assert item_keys and not item_keys & set(fetched)

@@ -46,17 +46,21 @@ def test_meanwhile_runs_once_in_the_parent_while_the_workers_work(tmp_path):
 def test_here_the_parent_runs_the_first_share_itself_after_meanwhile():
     """render's shares claim their pages among themselves: the parent runs one (after
     `meanwhile`), forking one worker fewer, and every result still comes back in order."""
-    order: list[str] = []
-    results = list(fork_map(lambda n: (n, os.getpid()), range(2), 2, batches=1, here=True,
+    order: list[object] = []  # (a forked worker appends to its own copy)
+
+    def task(n: int) -> tuple[int, int]:
+        order.append(n)
+        return n, os.getpid()
+
+    results = list(fork_map(task, range(2), 2, batches=1, here=True,
                             meanwhile=lambda: order.append("meanwhile")))
     assert [n for n, _ in results] == [0, 1]
     assert results[0][1] == os.getpid() and results[1][1] != os.getpid()
-    assert order == ["meanwhile"]
+    assert order == ["meanwhile", 0]
     spread = list(fork_map(lambda n: (n, os.getpid()), range(9), 3, batches=1, here=True))
     assert [n for n, _ in spread] == list(range(9))
     pids = [pid for _, pid in spread]
     assert pids[:3] == [os.getpid()] * 3 and os.getpid() not in pids[3:]
-    assert len(set(pids[3:])) >= 1
 
 
 def test_claims_go_in_blocks_of_neighbouring_turns():
@@ -198,3 +202,28 @@ def test_workers_end_even_when_the_parent_keeps_sigterm_for_itself(tmp_path):
         child.communicate()
         raise AssertionError("fork_map hung: a worker outlived Pool.terminate()") from None
     assert child.returncode == 0 and out.strip() == "done"
+
+
+def test_draws_json_is_made_by_the_parent_not_piped_back_from_a_worker(tmp_path, monkeypatch):
+    """draws.json (6 MB at 10,000 posts, made again on every front-matter edit) is made by
+    the parent's own share (`Renderer.file(here=True)`), taking no turn: made by a forked
+    worker, its bytes were pickled back through a pipe."""
+    from eesite import render as render_module
+    from eesite.build import Options, load_site
+    from eesite.render import render
+    from eesite.settings import load_settings
+    from tests.conftest import ROOT
+
+    calls = tmp_path / "calls"
+    usual = render_module.draws_json
+
+    def counted(site):
+        with calls.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        return usual(site)
+
+    monkeypatch.setattr(render_module, "draws_json", counted)
+    site = load_site(Options(source=ROOT, output=tmp_path / "out"), load_settings(ROOT))
+    pages = render(site, ROOT / "templates", jobs=2)  # no cache: forked, with claims
+    assert calls.read_text().split() == [str(os.getpid())]
+    assert any(p.path == "draws.json" and b'"draws": [' in p.data for p in pages)

@@ -227,3 +227,17 @@ def test_draws_json_is_made_by_the_parent_not_piped_back_from_a_worker(tmp_path,
     pages = render(site, ROOT / "templates", jobs=2)  # no cache: forked, with claims
     assert calls.read_text().split() == [str(os.getpid())]
     assert any(p.path == "draws.json" and b'"draws": [' in p.data for p in pages)
+
+
+def test_a_kept_page_made_again_in_the_parent_equals_the_one_the_worker_kept():
+    """A forked worker sends its kept pages back as plain fields and the parent makes them
+    again without the dataclass's __init__ (`render._kept_page`): every field as `_Made`
+    gives it (a field added to Page and forgotten there fails here)."""
+    from datetime import datetime, timezone
+
+    from eesite.render import _kept_page, _Made
+
+    when = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    made = _Made("draws/1/index.html", b"", "content/draws/x.md", when, True, kept="abc")
+    again = _kept_page("draws/1/index.html", "content/draws/x.md", when, True, "abc")
+    assert type(again) is _Made and again == made and vars(again) == vars(made)

@@ -362,7 +362,8 @@ class Shards(Mapping):
     posts, and a front-matter edit needs the HTML of the few pages it makes again only:
     reading and verifying all of it before forking cost 0.06 s of every such build. Values
     are content-addressed, so a key the index lists that its shard lacks (a shard not
-    written: no space, killed) is simply not found and made again; never a wrong value."""
+    written: no space, killed; another process's save) is simply not found, made again and
+    stored again (`update_to`); never a wrong value."""
 
     def __init__(self, cache: Cache, name: str):
         self._cache, self._name = cache, name
@@ -427,7 +428,7 @@ class Shards(Mapping):
 
     def save(self) -> None:
         """The changed shards, then the index (a shard that fails to be written only costs
-        the HTML it held, made again next build)."""
+        the HTML it held, made and stored again when next needed)."""
         for i in sorted(self._dirty):
             save(self._cache.root, f"{self._name}.{i:02x}", self._cache.key, self._shards[i])
         save(self._cache.root, f"{self._name}.keys", self._cache.key, self._keys)

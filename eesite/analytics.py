@@ -157,7 +157,7 @@ class Snapshot:
     distribution: Distribution
     entries: tuple[Entry, ...]  # rounds IRCC published it with, oldest first
 
-    # A page's check (incremental.Keys) hashes a snapshot by its rounds alone: its date, URL
+    # A page's check (keys.Keys) hashes a snapshot by its rounds alone: its date, URL
     # and figures are worked out from their posts (`_snapshots`), and hashing the 18 bands of
     # each of 10,000 snapshots was ~0.2 s of CPU in a front-matter edit's check.
     made_of: ClassVar[tuple[str, ...]] = ("entries",)

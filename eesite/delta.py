@@ -28,7 +28,7 @@ from types import MappingProxyType
 from eesite.cache import Cache
 from eesite.content import Post
 from eesite.errors import BuildError
-from eesite.incremental import Keys
+from eesite.keys import Keys
 from eesite.load import Source, is_post_file, stamp_of
 from eesite.model import Site
 from eesite.render import Renderer, Section

@@ -27,7 +27,8 @@ from eesite.cache import CACHE_DIR, Cache, digest
 from eesite.errors import BuildError, Problem
 from eesite.escaping import CompiledTemplates, OutputEscaping
 from eesite.feeds import feed_links, feed_pages
-from eesite.incremental import Keys, Reads, Trace, TracingEnvironment, counts_whole, imports_of, known_imports
+from eesite.incremental import Reads, Trace, TracingEnvironment, counts_whole, imports_of, known_imports
+from eesite.keys import Keys
 from eesite.model import Entry, Group, Site
 from eesite.occupation_pages import occupation_pages
 from eesite.pool import Claims, can_fork, fork_map

@@ -60,7 +60,7 @@ def _extreme_text(entries: Sequence[Entry]) -> str:
 class Chart:
     """A chart for the `figure` macro, drawn on first use: `make` names one of this module's
     chart functions and `args` are what it draws from. A page's check hashes these fields, not
-    the SVG (incremental.py), so a page that is kept never draws its charts; the parts the
+    the SVG (keys.py), so a page that is kept never draws its charts; the parts the
     function returns (svg, key, entries, ...) read as attributes or through `get`."""
 
     make: str
@@ -166,7 +166,7 @@ def pool_history(a: Analytics) -> tuple[tuple, ...]:
     """The pool page's table, newest first, as plain values: (url, as_of, total, flagged, the
     total before or None, ((url, round), ...)). Made once here (no template call per row), and
     free of the rounds' other facts, so that a changed cut-off leaves the page as it is: it
-    counts whole, hashed by one `repr` (incremental.py)."""
+    counts whole, hashed by one `repr` (keys.py)."""
     rows, before = [], None
     for s in a.snapshots:
         rows.append((s.url, s.as_of, s.total, bool(s.distribution.mismatches()), before,

@@ -482,7 +482,7 @@ def test_a_string_and_markup_of_the_same_text_hash_apart():
 
     from markupsafe import Markup
 
-    from eesite.incremental import Keys
+    from eesite.keys import Keys
     from eesite.model import build_site
     from eesite.render import make_environment
     from eesite.settings import load_settings
@@ -502,7 +502,7 @@ def test_a_posts_html_counts_by_the_digest_of_its_markdown(site):
     from datetime import datetime, timezone
 
     from eesite.cache import digest
-    from eesite.incremental import Keys
+    from eesite.keys import Keys
     from eesite.model import build_site
     from eesite.prose import Html
     from eesite.render import Renderer, make_environment

@@ -412,7 +412,7 @@ class _Items:
     def _render(self, entry: Entry) -> tuple[str, bool]:
         """feed_item.html for `entry`, and whether it read only what the item's key holds."""
         from eesite.incremental import Reads
-        from eesite.render import template_problem
+        from eesite.templating import template_problem
 
         env, reads = self.r.env, Reads()
         outer, env.reads = env.reads, reads

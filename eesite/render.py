@@ -4,35 +4,35 @@ Rendering is a pure function of the model and the templates: it writes nothing, 
 that fails here leaves output/ untouched, and the write stage can compare bytes to keep the
 mtime of unchanged files. Every output path has one origin; two items on one path are an
 error (Pelican refuses that too).
+
+Here: the Page types, `Renderer`, the core section and `render`. The Jinja environment with
+its filters is in templating.py; sitemap.xml, robots.txt, draws.json and the static files
+are built in site_files.py.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from json.encoder import encode_basestring  # (json's C encoder where it is built)
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from eesite import __version__
-from eesite.analytics import band_rows
 from eesite.cache import CACHE_DIR, Cache, digest
 from eesite.errors import BuildError, Problem
-from eesite.escaping import CompiledTemplates, OutputEscaping
-from eesite.feeds import feed_links, feed_pages
-from eesite.incremental import Reads, Trace, TracingEnvironment, counts_whole, imports_of, known_imports
+from eesite.feeds import feed_pages
+from eesite.incremental import Reads, Trace, counts_whole, imports_of, known_imports
 from eesite.keys import Keys
 from eesite.model import Entry, Group, Site
 from eesite.occupation_pages import occupation_pages
 from eesite.pool import Claims, can_fork, fork_map
 from eesite.prose import Html, new_markdown
+from eesite.site_files import draws_json, robots, sitemap, static_files
+from eesite.templating import make_environment, template_problem
 from eesite.trends import trend_pages
 from eesite.write import Staged, stage
 
@@ -120,120 +120,6 @@ ELSEWHERE = _Elsewhere("", b"", "")  # what a section yields for a page `claim` 
 def url_to_path(url: str) -> str:
     """"/draws/254/" → "draws/254/index.html"."""
     return url.strip("/") + "/index.html" if url.strip("/") else "index.html"
-
-
-# ---- filters -------------------------------------------------------------------------------
-
-def num(value: int) -> str:
-    return f"{value:,}"
-
-
-def signed(value: int) -> str:
-    """+12 / −12 / ±0, with a real minus sign."""
-    return f"+{value:,}" if value > 0 else (f"−{-value:,}" if value < 0 else "±0")
-
-
-def change(now: int, before: int) -> Markup:
-    """`<span class="delta up">+12</span>`: the change from `before` to `now`, classed by its
-    sign. A global, not a macro: a table of 10,000 rounds calls it once a row, and a Jinja
-    macro call costs ~7 µs (a third of a pool snapshot page's time)."""
-    d = now - before
-    kind = "up" if d > 0 else ("down" if d < 0 else "same")
-    return Markup(f'<span class="delta {kind}">{escape(signed(d))}</span>')
-
-
-def long_date(value: date | datetime) -> str:
-    return _long_date(value.year, value.month, value.day)
-
-
-@functools.cache
-def _long_date(year: int, month: int, day: int) -> str:
-    """Called ~30 times per page with a few thousand distinct days: strftime once per day."""
-    return f"{date(year, month, day):%B} {day}, {year}"
-
-
-def utc_time(value: datetime) -> str:
-    value = value.astimezone(timezone.utc)
-    return f"{long_date(value)}, {value:%H:%M:%S} UTC"
-
-
-def iso(value: date | datetime) -> str:
-    return value.isoformat()
-
-
-def json_ld(entry: Entry, site: Site) -> dict:
-    """schema.org NewsArticle for a post page (search engines and link previews read it)."""
-    post = entry.post
-    data = {
-        "@context": "https://schema.org",
-        "@type": "NewsArticle",
-        "headline": post.title,
-        "datePublished": post.date.isoformat(),
-        "dateModified": (post.updated or post.date).isoformat(),
-        "url": site.settings.absolute(entry.url),
-        "mainEntityOfPage": site.settings.absolute(entry.url),
-        "inLanguage": site.settings.language,
-        "publisher": {"@type": "Organization", "name": site.settings.title,
-                      "url": site.settings.absolute("/")},
-        "author": {"@type": "Organization", "name": site.settings.title},
-    }
-    if post.summary:
-        data["description"] = post.summary
-    if post.draw and post.draw.ircc_url:
-        data["isBasedOn"] = post.draw.ircc_url
-    return data
-
-
-def make_environment(templates: Path, site: Site, compiled: Path | None = None
-                     ) -> TracingEnvironment:
-    """Jinja with eesite's filters; `compiled` keeps compiled templates between runs."""
-    env = TracingEnvironment(
-        loader=jinja2.FileSystemLoader(templates, encoding="utf-8-sig"),  # a BOM is not output
-        bytecode_cache=CompiledTemplates(str(compiled)) if compiled else None,
-        autoescape=True,  # everywhere: front matter and imported strings are never trusted
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,  # one build, one environment: no stat of the template on every page
-    )
-    env.code_generator_class = OutputEscaping  # `{{ x }}` escaped as text, not Markup
-    env.filters.update(num=num, signed=signed, long_date=long_date, utc_time=utc_time, iso=iso,
-                       absolute=site.settings.absolute)
-
-    env.globals.update(site=site, settings=site.settings, version=__version__, change=change,
-                       band_rows=band_rows,
-                       json_ld=lambda entry: json_ld(entry, site),  # (its entry counts whole,
-                       # and the settings it reads are in every cache key)
-                       feed_links=env.recorded("feed_links", functools.cache(
-                           lambda category="": feed_links(site, category))))
-    # (feed_links: every page's <head> asks, with one of a few categories; its result is a
-    # tuple of frozen records, so one per category serves the whole build)
-    env.trace_filters()
-    return env
-
-
-def template_problem(err: Exception, templates: Path) -> Problem:
-    """The template file and line an exception came from, as a Problem."""
-    if isinstance(err, jinja2.TemplateSyntaxError):
-        name = err.filename or err.name or "?"
-        return Problem(_rel(name, templates), err.lineno or 0, "", f"template syntax: {err.message}")
-    where = ("templates", 0)
-    for frame, line in traceback.walk_tb(err.__traceback__):
-        filename = frame.f_code.co_filename
-        if filename.endswith((".html", ".xml", ".txt")):
-            where = (_rel(filename, templates), line)
-    if isinstance(err, jinja2.TemplateNotFound):  # say where it was looked for, relatively
-        return Problem(where[0], where[1], "", f"template error: TemplateNotFound: no "
-                       f"{err.name!r} in {templates.name}/")
-    return Problem(where[0], where[1], "", f"template error: {type(err).__name__}: {err}")
-
-
-def _rel(filename: str, templates: Path) -> str:
-    path = Path(filename)
-    try:
-        return (templates.name / path.resolve().relative_to(templates.resolve())).as_posix()
-    except ValueError:
-        return filename
 
 
 class Renderer:
@@ -623,78 +509,6 @@ def post_pages_now(site: Site, templates: Path, cache: Cache, sources: frozenset
     if r.problems or None in pages:
         return {}
     return {page.path: page.data for page in pages}
-
-
-def static_files(templates: Path) -> Iterator[Page]:
-    """templates/static/** copied to static/** as they are."""
-    base = templates / "static"
-    if base.is_dir():
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                rel = path.relative_to(base).as_posix()
-                yield Page(f"static/{rel}", path.read_bytes(), f"templates/static/{rel}")
-
-
-def _xml_text(text: str) -> str:
-    """xml.sax.saxutils.escape (whose module loads urllib.request, http and ssl: 13 ms of
-    every eesite command's start)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def sitemap(site: Site, pages: list[Page]) -> Page:
-    """sitemap.xml (sitemaps.org 0.9) of every HTML page with absolute URLs."""
-    rows = []
-    for page in sorted((p for p in pages if p.in_sitemap), key=lambda p: p.path):
-        url = "/" + page.path.removesuffix("index.html")
-        lastmod = f"<lastmod>{page.lastmod.isoformat()}</lastmod>" if page.lastmod else ""
-        rows.append(f"  <url><loc>{_xml_text(site.settings.absolute(url))}</loc>{lastmod}</url>")
-    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-           '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-           + "\n".join(rows) + "\n</urlset>\n")
-    return Page("sitemap.xml", xml.encode("utf-8"), "sitemap.xml")
-
-
-def robots(site: Site) -> Page:
-    text = f"User-agent: *\nAllow: /\n\nSitemap: {site.settings.absolute('/sitemap.xml')}\n"
-    return Page("robots.txt", text.encode("utf-8"), "robots.txt")
-
-
-def _or_null(text: str | None) -> str:
-    return "null" if text is None else encode_basestring(text)
-
-
-def draws_json(site: Site) -> Page:
-    """Open data for readers who build trackers: every published draw, newest first."""
-    def moment(value: datetime | None) -> str | None:
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
-
-    # each row as json.dumps(row, ensure_ascii=False) writes it, its strings by json's own
-    # (C) string encoder: json.dumps builds an encoder on every call (0.1 s of 10,000 rows)
-    q, absolute = encode_basestring, site.settings.absolute
-    rows = []
-    for e in site.draws:
-        d = e.draw
-        rows.append(
-            f'  {{"round": {q(d.round)}, "draw_date": "{d.draw_date.isoformat()}", '
-            f'"category": {q(d.category)}, "draw_name": {q(d.draw_name)}, '
-            f'"list_version": {_or_null(d.list_version)}, "programs": {q(d.programs)}, '
-            f'"invitations": {int(d.invitations)}, "crs_cutoff": {int(d.crs_cutoff)}, '
-            f'"round_time": {_or_null(moment(d.round_time))}, '
-            f'"tie_break": {_or_null(moment(d.tie_break))}, "url": {q(absolute(e.url))}, '
-            f'"ircc_url": {_or_null(d.ircc_url)}}}')
-    data = {
-        "source": "Immigration, Refugees and Citizenship Canada (IRCC), Express Entry rounds "
-                  "of invitations; compiled by " + site.settings.title + ", not an IRCC product",
-        "updated": site.updated.isoformat() if site.updated else None,
-        "count": len(rows),
-    }
-    # One draw a line, as json.dumps writes each (readable and diff-friendly; an indented
-    # dump of the whole runs json's pure-Python encoder: 0.5 s for 10,000 draws).
-    text = ",\n".join(rows).replace("\u2028", "\\u2028").replace(
-        "\u2029", "\\u2029")  # line breaks to some readers
-    head = json.dumps(data, ensure_ascii=False, indent=1).removesuffix("\n}")
-    text = f'{head},\n "draws": [' + (f"\n{text}\n ]" if text else "]") + "\n}\n"
-    return Page("draws.json", text.encode("utf-8"), "draws.json")
 
 
 Section = Callable[[Renderer], Iterable[Page | None]]

@@ -27,7 +27,7 @@ WINDOW = timedelta(days=365)  # "the last 12 months", counted back from the late
 
 def long_date(value: date) -> str:
     """The templates' date format, for chart descriptions."""
-    from eesite.render import long_date as fmt  # here: render imports this module for SECTIONS
+    from eesite.templating import long_date as fmt
 
     return fmt(value)
 

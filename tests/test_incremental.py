@@ -484,8 +484,8 @@ def test_a_string_and_markup_of_the_same_text_hash_apart():
 
     from eesite.keys import Keys
     from eesite.model import build_site
-    from eesite.render import make_environment
     from eesite.settings import load_settings
+    from eesite.templating import make_environment
     from tests.conftest import ROOT
 
     site = build_site((), load_settings(ROOT), datetime(2026, 1, 1, tzinfo=timezone.utc))
@@ -505,8 +505,9 @@ def test_a_posts_html_counts_by_the_digest_of_its_markdown(site):
     from eesite.keys import Keys
     from eesite.model import build_site
     from eesite.prose import Html
-    from eesite.render import Renderer, make_environment
+    from eesite.render import Renderer
     from eesite.settings import load_settings
+    from eesite.templating import make_environment
     from tests.conftest import ROOT
 
     empty = build_site((), load_settings(ROOT), datetime(2026, 1, 1, tzinfo=timezone.utc))

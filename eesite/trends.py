@@ -18,18 +18,12 @@ from eesite.analytics import Analytics, Month, Year
 from eesite.categories import CATEGORIES
 from eesite.charts import Bar, Point, Series
 from eesite.model import Entry
+from eesite.templating import long_date  # the templates' date format, for chart descriptions
 
 if TYPE_CHECKING:
     from eesite.render import Page, Renderer
 
 WINDOW = timedelta(days=365)  # "the last 12 months", counted back from the latest round
-
-
-def long_date(value: date) -> str:
-    """The templates' date format, for chart descriptions."""
-    from eesite.templating import long_date as fmt
-
-    return fmt(value)
 
 
 def crs_series(entries: Sequence[Entry], tooltips: bool = True) -> tuple[Series, ...]:

@@ -48,6 +48,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from benchmarks.generate import empty_trash, generate, set_aside  # noqa: E402
+from benchmarks.run import calibrate, speed_line  # noqa: E402
 from eesite.settings import Settings  # noqa: E402
 from eesite.write import spare_folder  # noqa: E402
 
@@ -389,7 +390,7 @@ def main() -> None:
     themes = tuple(t.strip() for t in args.themes.split(","))
     if any(t not in THEMES for t in themes):
         p.error(f"--themes: a comma-separated list of {', '.join(THEMES)}, not {args.themes!r}")
-    rows = []
+    rows, before = [], calibrate()
     for count in (int(n) for n in args.sizes.split(",")):
         built = {}
         for tool in tools(count, args.work, args.pelican, themes):
@@ -401,10 +402,12 @@ def main() -> None:
                   ", ".join(f"{r[0]:.2f} s" for r in runs), file=sys.stderr)
         rows.append((count, built))
     empty_trash(args.work)
+    after = calibrate()
     mib = 1024 * 1024
     print(f"\neesite {_version('eesite')} · Hugo {_version('hugo')} · Pelican "
           f"{_version(str(args.pelican))} · Python {sys.version.split()[0]} · {os.cpu_count()} "
-          f"cores · cold builds, median of {args.repeat} runs\n")
+          f"cores · cold builds, median of {args.repeat} runs")
+    print(speed_line(before, after) + "\n")
     print("| tool | theme | posts | files | seconds | peak RSS | time vs eesite | RSS vs eesite |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for count, built in rows:

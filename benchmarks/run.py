@@ -6,7 +6,8 @@ warm after one post's CRS cut-off changed, warm after a round was added, and in 
 serve` the time from saving a post (a prose edit, then a cut-off edit) until the new page is
 served, and for the cut-off edit until the whole rebuild is done (the edited page is written
 ahead of the rest). Peak memory is the largest resident set of the build process (and of any
-worker it starts). It prints one table; it never fails on speed.
+worker it starts). It prints one table, with how fast the machine was before and after the
+builds (a fixed workload that uses no code of eesite's: `calibrate`); it never fails on speed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,48 @@ me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"code": code, "seconds": took, "rss": me * 1024, "workers": kids * 1024}))
 """
+
+
+# A fixed workload that does not depend on eesite's code: plain Python-Markdown converting 200 of
+# the benchmark's posts in one process (the median of 5 runs, imports not counted). This
+# machine's speed drifts by the hour (README, Performance): taken before and after the builds,
+# it says how fast the machine was while they ran, so that tables of different hours compare.
+_CALIBRATE = """
+import random, statistics, time
+import markdown
+from benchmarks.generate import START, draw_post
+rng = random.Random(6)
+texts = [draw_post(n, rng, START)[1].split("---", 2)[2] for n in range(1, 201)]
+md = markdown.Markdown(extensions=["tables"])
+runs = []
+for _ in range(5):
+    t = time.perf_counter()
+    for text in texts:
+        md.reset().convert(text)
+    runs.append(time.perf_counter() - t)
+print(statistics.median(runs))
+"""
+
+
+def calibrate() -> float:
+    """Seconds of the fixed workload above, run in a fresh process per core, all at once (the
+    builds use every core, and a neighbour on this shared machine may slow one): the slowest."""
+    procs = [subprocess.Popen([sys.executable, "-c", _CALIBRATE], stdout=subprocess.PIPE,
+                              text=True, cwd=HERE.parent) for _ in range(os.cpu_count() or 1)]
+    times = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, proc.args)
+        times.append(float(out.strip().splitlines()[-1]))
+    return max(times)
+
+
+def speed_line(before: float, after: float) -> str:
+    """The machine's speed before and after a benchmark's builds (`calibrate`), as printed."""
+    return (f"machine speed: plain Python-Markdown converts 200 benchmark posts in "
+            f"{before * 1000:.0f} ms before the builds, {after * 1000:.0f} ms after (a process "
+            "per core at once, the slowest; lower is faster)")
 
 
 def build_once(root: Path) -> dict:
@@ -200,12 +243,15 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=HERE / ".work", help="where sites are generated")
     p.add_argument("--no-serve", action="store_true", help="skip the eesite serve edit figure")
     args = p.parse_args()
+    before = calibrate()
     rows = [measure(int(n), args.work, args.repeat, not args.no_serve)
             for n in args.sizes.split(",")]
     empty_trash(args.work)
+    after = calibrate()
     mib = 1024 * 1024
     print(f"\neesite {_version()} · Python {sys.version.split()[0]} · {os.cpu_count()} cores · "
-          f"median of {args.repeat} runs\n")
+          f"median of {args.repeat} runs")
+    print(speed_line(before, after) + "\n")
     print("| posts | cold build | warm, no change | warm, one post's prose changed | warm, one "
           "cut-off changed (first swap after the cold build) | warm, another cut-off change "
           "| warm, the newest round's cut-off changed | warm, a round added "

@@ -486,7 +486,7 @@ def post_page(r: Renderer, entry: Entry) -> Page | None:
     site, url = r.site, entry.url
     return r.page(url, "draw.html", post.source, lastmod, entry=entry, content=content,
                   applied=site.occupations.applied.get(url),
-                  ytd=site.analytics.year_to_date.get(url), after=site.next_draw(entry))
+                  ytd=site.analytics.standing(entry), after=site.next_draw(entry))
 
 
 def _post_pages_for(r: Renderer, sources: frozenset[str]) -> Iterator[Page | None]:

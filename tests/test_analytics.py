@@ -325,6 +325,30 @@ def test_analytics_parts_are_worked_out_on_first_use_and_forked_workers_share_th
         assert getattr(a, name) == getattr(eager, name), name
 
 
+def test_the_page_serve_makes_ahead_works_out_its_rounds_standing_alone(tmp_path):
+    """The edited round's page that `eesite serve` writes ahead of the rest of a rebuild needs
+    that round's place in its year, not every round's (25 ms of its ~0.2 s at 10,000 rounds):
+    `Analytics.standing` works out the round's year alone, and gives what `year_to_date`
+    gives, for every round, before and after that part is worked out."""
+    from eesite.analytics import _PARTS
+    from eesite.build import load_site
+    from eesite.cache import Cache
+    from eesite.render import post_pages_now
+
+    options = Options(source=ROOT, output=tmp_path / "out", now=NOW)
+    site = load_site(options, load_settings(ROOT))
+    edited = site.draws[3]
+    made = post_pages_now(site, ROOT / "templates", Cache(tmp_path, "key"),
+                          frozenset([edited.post.source]))
+    assert made.keys() == {edited.url.strip("/") + "/index.html"}
+    assert [name for name in _PARTS if name in vars(site.analytics)] == []
+    a = site.analytics
+    alone = {e.url: a.standing(e) for e in site.draws}
+    assert "year_to_date" not in vars(a)
+    assert alone == dict(a.year_to_date) and len(alone) == len(site.draws)
+    assert a.standing(edited) is a.year_to_date[edited.url]
+
+
 def test_the_pool_history_table_is_made_only_by_the_worker_that_makes_the_pool_page(
         tmp_path, monkeypatch):
     """Every worker walks every page; a context value wrapped in `render.Later` is worked out

@@ -47,8 +47,11 @@ print(json.dumps({"code": code, "seconds": took, "rss": me * 1024, "workers": ki
 # the benchmark's posts in one process (the median of 5 runs, imports not counted). This
 # machine's speed drifts by the hour (README, Performance): taken before and after the builds,
 # it says how fast the machine was while they ran, so that tables of different hours compare.
+# (The texts come from generate.draw_post with a fixed seed; a change there, or another
+# Markdown version, which the line names, moves the figure.)
 _CALIBRATE = """
-import random, statistics, time
+import random, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
 import markdown
 from benchmarks.generate import START, draw_post
 rng = random.Random(6)
@@ -64,25 +67,41 @@ print(statistics.median(runs))
 """
 
 
-def calibrate() -> float:
-    """Seconds of the fixed workload above, run in a fresh process per core, all at once (the
-    builds use every core, and a neighbour on this shared machine may slow one): the slowest."""
-    procs = [subprocess.Popen([sys.executable, "-c", _CALIBRATE], stdout=subprocess.PIPE,
-                              text=True, cwd=HERE.parent) for _ in range(os.cpu_count() or 1)]
+def _usable_cores() -> int:
+    """The cores this process may run on (as the build's workers), not all the machine has."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # (not Linux)
+        return os.cpu_count() or 1
+
+
+def calibrate() -> float | None:
+    """Seconds of the fixed workload above, run in a fresh process per usable core, all at once
+    (the builds use every core, and a neighbour on this shared machine may slow one): the
+    slowest; None when a run fails (the benchmark's figures are printed all the same)."""
+    procs = [subprocess.Popen([sys.executable, "-c", _CALIBRATE, str(HERE.parent)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for _ in range(_usable_cores())]
     times = []
-    for proc in procs:
+    for proc in procs:  # (every one waited for, whatever the others gave)
         out, _ = proc.communicate()
-        if proc.returncode:
-            raise subprocess.CalledProcessError(proc.returncode, proc.args)
-        times.append(float(out.strip().splitlines()[-1]))
-    return max(times)
+        try:
+            times.append(float(out.strip().splitlines()[-1]) if proc.returncode == 0 else None)
+        except (IndexError, ValueError):
+            times.append(None)
+    return None if None in times else max(times)
 
 
-def speed_line(before: float, after: float) -> str:
+def speed_line(before: float | None, after: float | None) -> str:
     """The machine's speed before and after a benchmark's builds (`calibrate`), as printed."""
-    return (f"machine speed: plain Python-Markdown converts 200 benchmark posts in "
-            f"{before * 1000:.0f} ms before the builds, {after * 1000:.0f} ms after (a process "
-            "per core at once, the slowest; lower is faster)")
+    import markdown
+
+    def ms(seconds: float | None) -> str:
+        return "unknown (the run failed)" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+    return (f"machine speed: plain Python-Markdown {markdown.__version__} converts 200 benchmark "
+            f"posts in {ms(before)} before the builds, {ms(after)} after (a process per core at "
+            "once, the slowest; lower is faster)")
 
 
 def build_once(root: Path) -> dict:

@@ -266,7 +266,7 @@ def _staging(output: Path):
 
 def _render_and_write(site: Site, options: Options, cache: Cache | None, jobs: int,
                       checked: bool = False) -> WriteReport:
-    """The full way: every page rendered or kept by its trace (incremental.py), then written.
+    """The full way: every page rendered or kept by its trace (incremental.py, keys.py), then written.
     `checked`: output/ was found as the last build left it (no stat per kept page)."""
     listed: list = []  # the spare's listing, made while the workers render (live preview
     # writes a few files in place, no spare: not worth listing ahead)

@@ -126,9 +126,10 @@ class Renderer:
     """Renders the pages of a Site; collects template problems instead of stopping at one.
 
     With a Cache it reuses the HTML of unchanged Markdown and keeps pages whose recorded reads
-    are unchanged (incremental.py). Forked workers split one run of the sections between them:
-    each makes the pages whose turn it takes from `claims` (first come, first served), and
-    `share` = (k, n) gives the k-th of n every n-th ready-made page.
+    are unchanged (recorded by incremental.py, checked by keys.py). Forked workers split one
+    run of the sections between them: each makes the pages whose turn it takes from `claims`
+    (first come, first served), and `share` = (k, n) gives the k-th of n every n-th ready-made
+    page.
     """
 
     def __init__(self, site: Site, templates: Path, cache: Cache | None = None,

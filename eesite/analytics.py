@@ -226,25 +226,26 @@ class Analytics:
     def year_to_date(self) -> Mapping[str, YearToDate]:
         """Each round's place in its year and the invitations of the year up to it."""
         ytd: dict[str, YearToDate] = {}
-        for year, entries in self._by_year.items():
-            ytd.update(_year_to_date(year, entries))
+        for year in self._by_year:
+            ytd.update(self._standings(year))
         return MappingProxyType(ytd)
 
     def standing(self, entry: Entry) -> YearToDate | None:
-        """`year_to_date.get(entry.url)`, worked out a year at a time while `year_to_date` is
-        not yet: the edited round's page that `eesite serve` makes ahead of the rest needs one
-        round's (every round's took 25 ms of its ~0.2 s at 10,000 rounds). Each year once
-        (`_standings`): a build that does not fork renders every round's page through here."""
-        if "year_to_date" in self.__dict__ or entry.draw is None:
-            return self.year_to_date.get(entry.url)
-        year, known = entry.draw.draw_date.year, self._standings
+        """`year_to_date.get(entry.url)`, worked out for the round's year alone: the edited
+        round's page that `eesite serve` makes ahead of the rest needs one round's (every
+        round's took 25 ms of its ~0.2 s at 10,000 rounds)."""
+        return self._standings(entry.draw.draw_date.year).get(entry.url) if entry.draw else None
+
+    def _standings(self, year: int) -> dict[str, YearToDate]:
+        """The `YearToDate` of each round of `year`, worked out once (`standing` and
+        `year_to_date` share them: a build that does not fork asks for every round's)."""
+        known = self._years_worked_out
         if year not in known:
             known[year] = _year_to_date(year, self._by_year.get(year, ()))
-        return known[year].get(entry.url)
+        return known[year]
 
     @cached_property
-    def _standings(self) -> dict[int, dict[str, YearToDate]]:
-        """The years `standing` worked out, filled as it is asked."""
+    def _years_worked_out(self) -> dict[int, dict[str, YearToDate]]:
         return {}
 
     @cached_property

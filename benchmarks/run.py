@@ -27,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from benchmarks.generate import add_round, empty_trash, generate, set_aside  # noqa: E402
+from eesite.pool import cores  # noqa: E402
 from eesite.write import spare_folder  # noqa: E402
 
 # Run one build in this process and print its wall time and peak RSS (self, workers) as JSON.
@@ -67,21 +68,13 @@ print(statistics.median(runs))
 """
 
 
-def _usable_cores() -> int:
-    """The cores this process may run on (as the build's workers), not all the machine has."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # (not Linux)
-        return os.cpu_count() or 1
-
-
 def calibrate() -> float | None:
-    """Seconds of the fixed workload above, run in a fresh process per usable core, all at once
+    """Seconds of the fixed workload above, run in a fresh process per core the builds use, all at once
     (the builds use every core, and a neighbour on this shared machine may slow one): the
     slowest; None when a run fails (the benchmark's figures are printed all the same)."""
     procs = [subprocess.Popen([sys.executable, "-c", _CALIBRATE, str(HERE.parent)],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-             for _ in range(_usable_cores())]
+             for _ in range(cores())]  # (the cores the builds use)
     times = []
     for proc in procs:  # (every one waited for, whatever the others gave)
         out, _ = proc.communicate()

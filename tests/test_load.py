@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import hypothesis
 import pytest
 import yaml
@@ -115,3 +118,38 @@ def test_front_matter_values_are_what_pyyaml_makes_of_them(lines):
             loader.dispose()
 
     assert build(Loader.construct_tree) == build(Loader.construct_document)
+
+
+def test_a_file_is_read_up_to_one_byte_past_the_limit_and_no_further(tmp_path):
+    from eesite.load import read_limited
+
+    for size in (0, 1, 99, 100, 101, 5_000):
+        (tmp_path / "f").write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        data = read_limited(tmp_path / "f", 100)
+        assert data == (tmp_path / "f").read_bytes()[:101]
+    fifo = tmp_path / "pipe"  # not a regular file: read until it ends, however short each read
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: [fifo.write_bytes(b"a" * 40 + b"b" * 40)])
+    writer.start()
+    assert read_limited(fifo, 60) == b"a" * 40 + b"b" * 21
+    writer.join()
+
+
+def test_many_files_are_read_by_workers_and_every_problem_is_reported_in_order(site):
+    """From 200 files to read, this process and forked workers read and parse a share each
+    (pool.fork_map): posts come back in the walk's order, every problem of every share is
+    reported, and a folder or a FIFO named like a post is no post (never opened: a FIFO would
+    block the build)."""
+    for n in range(1, 301):
+        site.write(f"content/draws/{n:04d}.md", draw_text(str(n), crs=400 + n % 100))
+    (site.root / "content/draws/0150-a-folder.md").mkdir()
+    os.mkfifo(site.root / "content/draws/0151-a-fifo.md")
+    posts = load_content(site.root, S, jobs=2)
+    assert [p.source for p in posts] == [f"content/draws/{n:04d}.md" for n in range(1, 301)]
+    assert [p.draw.crs_cutoff for p in posts[:3]] == [401, 402, 403]
+    for n in (2, 299):  # one in this process's share, one in the worker's
+        site.write(f"content/draws/{n:04d}.md", draw_text(str(n), crs='"bad"'))
+    with pytest.raises(BuildError) as err:
+        load_content(site.root, S, jobs=2)
+    assert [str(p).split(":")[0] for p in err.value.problems] == [
+        "content/draws/0002.md", "content/draws/0299.md"]

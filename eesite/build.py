@@ -20,14 +20,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eesite.cache import Cache, collector_paused
+from eesite.cache import Cache
 from eesite.content import Post
 from eesite.delta import Session, rebuild_texts
 from eesite.errors import BuildError
 from eesite.load import find_sources, is_post_file, load_content
 from eesite.model import Site, build_site
 from eesite.occupations import OccupationIndex, load_occupations, with_draws
-from eesite.pool import cores
+from eesite.pool import collector_paused, cores
 from eesite.render import SECTIONS, Page, post_pages_now, render, render_site, url_to_path
 from eesite.settings import Settings
 from eesite.state import (

@@ -360,6 +360,26 @@ def test_every_store_a_build_saves_loads_again(site):
             is None] == []
 
 
+def test_a_store_loaded_is_not_left_young_for_the_collector_to_scan(site):
+    """A store's objects are all kept (the posts and traces stores: hundreds of thousands at
+    10,000 posts); left young, the collector's next pass would scan them all for nothing."""
+    import gc
+
+    from eesite.cache import Cache, load
+    from eesite.settings import load_settings
+
+    small_site(site)
+    assert site.run("build") == 0
+    key = Cache.open(site.root, load_settings(site.root)).key
+    gc.collect()
+    posts = {}
+    for i in range(16):
+        posts.update(load(site.root, f"posts.{i:02x}", key) or {})
+    young = {id(o) for generation in (0, 1) for o in gc.get_objects(generation=generation)}
+    assert posts and gc.isenabled()
+    assert [rel for rel, hit in posts.items() if id(hit) in young or id(hit[2]) in young] == []
+
+
 def test_a_large_save_shared_with_a_forked_process_writes_every_store(site, monkeypatch,
                                                                        capsys):
     """A large save is shared with a forked process (`cache.SHARED_SAVE`, here from any

@@ -204,7 +204,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             cache.state = record(key, None if hinted else stamps, span, summary, options.output)
             cache.changed.add("state")
             if persist:
-                cache.save(jobs)
+                cache.save()
     return summary, report
 
 

@@ -22,14 +22,14 @@ import pickle
 import sys
 import zlib
 import zoneinfo
-from collections.abc import Iterator, Mapping, Sized
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import jinja2
 import markdown
 
 from eesite import __version__
-from eesite.pool import collector_paused, fork_map
+from eesite.pool import collector_paused
 
 CACHE_DIR = ".eesite-cache"
 _MAGIC = b"eesite-cache 3\n"  # then the rest's HMAC-SHA256 in 64 hex digits and a newline
@@ -191,18 +191,13 @@ def load(root: Path, name: str, key: str) -> object | None:
     stream = io.BytesIO(raw)  # (shares the bytes; a slice or a memoryview would be copied)
     stream.seek(_HEAD)
     try:
-        stored_key, value = _unpickled(stream)
+        with collector_paused(keep=True):  # (what it made is all kept: frozen, never
+            # scanned by the collector's next pass, 0.03-0.04 s for posts and traces)
+            stored_key, value = _Unpickler(stream).load()  # paused: a large unpickle
+            # otherwise spends half its time in the collector
     except Exception:  # noqa: BLE001 - any damage means: rebuild, do not trust
         return None
     return value if stored_key == key else None
-
-
-def _unpickled(stream: io.BytesIO) -> object:
-    """Unpickle with the collector paused (a large unpickle otherwise spends half its time in
-    it), what it made frozen as long-lived (`pool.collector_paused`: the posts and traces
-    stores at 10,000 posts would otherwise cost 0.03 and 0.04 s of every build)."""
-    with collector_paused(keep=True):
-        return _Unpickler(stream).load()
 
 
 def save(root: Path, name: str, key: str, value: object) -> None:
@@ -324,47 +319,26 @@ class Cache:
         """The stores read (or set) so far."""
         return set(self._stores)
 
-    def save(self, jobs: int = 1) -> None:
+    def save(self) -> None:
         """Write back only the stores (and shards) that changed: a no-change build writes
-        nothing, a one-post edit one shard of each of the large stores. Many records (a cold
-        build: 0.4 s at 10,000 posts, most of it pickling) are written by this process and a
-        forked one, half the files each, when `jobs` > 1."""
-        writes: list[tuple[str, object]] = []
+        nothing, a one-post edit one shard of each of the large stores."""
         for name in sorted(self.changed):
             value = self._get(name)
             if isinstance(value, Shards):
-                writes += value.writes()
+                value.save()
                 continue
             if name not in self.SHARDED:
-                writes.append((name, value))
+                save(self.root, name, self.key, value)
                 continue
             shards: list[dict] = [{} for _ in range(self.SHARDS)]
             for k, v in value.items():
                 shards[shard_of(k)][k] = v
             before = self._on_disk.get(name) or [None] * self.SHARDS
-            writes += [(f"{name}.{i:02x}", shard) for i, shard in enumerate(shards)
-                       if shard != before[i]]  # same objects compare by identity: cheap
+            for i, shard in enumerate(shards):
+                if shard != before[i]:  # same objects compare by identity: cheap
+                    save(self.root, f"{name}.{i:02x}", self.key, shard)
             self._on_disk[name] = shards
         self.changed.clear()
-        sizes = [len(value) if isinstance(value, Sized) else 1 for _, value in writes]
-        if jobs > 1 and sum(sizes) - max(sizes, default=0) >= SHARED_SAVE:  # (what is not
-            # in the largest file: the output index alone, 22,000 records, is one file)
-            # (alternate files to each: every sharded store's shards split evenly)
-            for _ in fork_map(self._write, [writes[0::2], writes[1::2]], 2, batches=1,
-                              here=True):
-                pass
-        else:
-            self._write(writes)
-
-    def _write(self, writes: list[tuple[str, object]]) -> None:
-        for name, value in writes:
-            save(self.root, name, self.key, value)
-
-
-SHARED_SAVE = 20_000  # records (posts, traces, HTML) to save besides the largest file's: from
-# this many the save is shared with a forked process (a cold build of ~5,000 posts); with fewer
-# (a cut-off edit at 10,000 posts: a posts shard, 8 of traces, 11,000 records) forking (~0.02 s)
-# costs what it saves
 
 
 def shard_of(key: str) -> int:
@@ -442,13 +416,11 @@ class Shards(Mapping):
         self._keys = frozenset(keep | added.keys())
         return True
 
-    def writes(self) -> list[tuple[str, object]]:
-        """The files to save (Cache.save): the changed shards, then the index (a shard that
-        fails to be written only costs the HTML it held, made and stored again when next
-        needed, so the two may be written in any order, by two processes)."""
-        files: list[tuple[str, object]] = [(f"{self._name}.{i:02x}", self._shards[i])
-                                           for i in sorted(self._dirty)]
-        files.append((f"{self._name}.keys", self._keys))
+    def save(self) -> None:
+        """The changed shards, then the index (a shard that fails to be written only costs
+        the HTML it held, made and stored again when next needed)."""
+        for i in sorted(self._dirty):
+            save(self._cache.root, f"{self._name}.{i:02x}", self._cache.key, self._shards[i])
+        save(self._cache.root, f"{self._name}.keys", self._cache.key, self._keys)
         self._dirty.clear()
         self._index_stale = False
-        return files

@@ -380,35 +380,6 @@ def test_a_store_loaded_is_not_left_young_for_the_collector_to_scan(site):
     assert [rel for rel, hit in posts.items() if id(hit) in young or id(hit[2]) in young] == []
 
 
-def test_a_large_save_shared_with_a_forked_process_writes_every_store(site, monkeypatch,
-                                                                       capsys):
-    """A large save is shared with a forked process (`cache.SHARED_SAVE`, here from any
-    size): the same files as one process writes, each loading again, and the next build
-    reads them (nothing to make again)."""
-    from eesite import cache
-    from eesite.cache import Cache, load
-    from eesite.settings import load_settings
-
-    monkeypatch.setenv("EESITE_JOBS", "2")
-    small_site(site)
-    assert site.run("build") == 0
-    alone = {s.name: load(site.root, s.name.removesuffix(".pickle"), Cache.open(
-        site.root, load_settings(site.root)).key) for s in (site.root / CACHE_DIR).glob("*.pickle")}
-    shutil.rmtree(site.root / CACHE_DIR)
-    monkeypatch.setattr(cache, "SHARED_SAVE", 0)
-    assert site.run("build") == 0
-    shared = {s.name: load(site.root, s.name.removesuffix(".pickle"), Cache.open(
-        site.root, load_settings(site.root)).key) for s in (site.root / CACHE_DIR).glob("*.pickle")}
-    assert sorted(shared) == sorted(alone) and len(shared) > 10
-    assert [name for name, value in shared.items() if value is None] == []
-    assert [sorted(value) for name, value in sorted(shared.items()) if name.startswith(
-        ("pages.", "posts."))] == [sorted(value) for name, value in sorted(alone.items())
-                                   if name.startswith(("pages.", "posts."))]
-    capsys.readouterr()
-    assert site.run("build") == 0
-    assert " 0 files written" in capsys.readouterr().out
-
-
 def test_output_files_edited_by_hand_are_rewritten(site):
     small_site(site)
     assert site.run("build") == 0

@@ -136,10 +136,9 @@ def test_a_file_is_read_up_to_one_byte_past_the_limit_and_no_further(tmp_path):
 
 
 def test_many_files_are_read_by_workers_and_every_problem_is_reported_in_order(site):
-    """From 200 files to read, this process and forked workers read and parse a share each
-    (pool.fork_map): posts come back in the walk's order, every problem of every share is
-    reported, and a folder or a FIFO named like a post is no post (never opened: a FIFO would
-    block the build)."""
+    """From 200 files to read, forked workers parse them (pool.fork_map): posts come back in
+    the walk's order, every problem of every worker's share is reported, and a folder or a
+    FIFO named like a post is no post (never opened: a FIFO would block the build)."""
     for n in range(1, 301):
         site.write(f"content/draws/{n:04d}.md", draw_text(str(n), crs=400 + n % 100))
     (site.root / "content/draws/0150-a-folder.md").mkdir()
@@ -147,7 +146,7 @@ def test_many_files_are_read_by_workers_and_every_problem_is_reported_in_order(s
     posts = load_content(site.root, S, jobs=2)
     assert [p.source for p in posts] == [f"content/draws/{n:04d}.md" for n in range(1, 301)]
     assert [p.draw.crs_cutoff for p in posts[:3]] == [401, 402, 403]
-    for n in (2, 299):  # one in this process's share, one in the worker's
+    for n in (2, 299):  # one in each worker's share
         site.write(f"content/draws/{n:04d}.md", draw_text(str(n), crs='"bad"'))
     with pytest.raises(BuildError) as err:
         load_content(site.root, S, jobs=2)

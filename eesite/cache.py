@@ -191,10 +191,9 @@ def load(root: Path, name: str, key: str) -> object | None:
     stream = io.BytesIO(raw)  # (shares the bytes; a slice or a memoryview would be copied)
     stream.seek(_HEAD)
     try:
-        with collector_paused(keep=True):  # (what it made is all kept: frozen, never
-            # scanned by the collector's next pass, 0.03-0.04 s for posts and traces)
-            stored_key, value = _Unpickler(stream).load()  # paused: a large unpickle
-            # otherwise spends half its time in the collector
+        with collector_paused(keep=True):  # a large unpickle otherwise spends half its
+            # time in the collector; what it made is all kept (see collector_paused)
+            stored_key, value = _Unpickler(stream).load()
     except Exception:  # noqa: BLE001 - any damage means: rebuild, do not trust
         return None
     return value if stored_key == key else None

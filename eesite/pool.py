@@ -3,6 +3,8 @@
 Forking lets every worker start with the parent's memory (the Site model, the compiled
 templates, the Markdown cache) without pickling it; only the small task numbers go in and the
 results come back. Small jobs stay in this process: starting workers costs more than it saves.
+The collector is kept off the parent's objects while workers run (`gc.freeze`), and off what
+comes back from them and from the cache (`collector_paused`).
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ def read_limited(path: Path | str, limit: int) -> bytes:
         data = os.read(fd, want)
         parts = [data]
         got = len(data)
-        while got <= limit and (more := os.read(fd, min(limit + 1 - got, 1 << 20))):
+        while got <= limit and (more := os.read(fd, min(limit + 1 - got, 1 << 16))):
             parts.append(more)
             got += len(more)
         return data if len(parts) == 1 else b"".join(parts)

@@ -135,7 +135,7 @@ def test_a_file_is_read_up_to_one_byte_past_the_limit_and_no_further(tmp_path):
     writer.join()
 
 
-def test_many_files_are_read_by_workers_and_every_problem_is_reported_in_order(site):
+def test_many_files_are_parsed_by_workers_and_every_problem_is_reported_in_order(site):
     """From 200 files to read, forked workers parse them (pool.fork_map): posts come back in
     the walk's order, every problem of every worker's share is reported, and a folder or a
     FIFO named like a post is no post (never opened: a FIFO would block the build)."""

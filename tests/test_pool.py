@@ -33,6 +33,7 @@ def test_a_workers_results_are_not_left_young_for_the_collector_to_scan():
     assert len(results) == 40 and results[39][499] == ("39", 499)
     young = _young_ids()
     assert [n for n, rows in enumerate(results) if id(rows) in young] == []
+    assert gc.get_freeze_count() == 0  # (fork_map's freeze is undone once it is over)
 
 
 def test_what_is_made_while_the_collector_is_paused_to_keep_is_not_young():
@@ -47,6 +48,10 @@ def test_what_is_made_while_the_collector_is_paused_to_keep_is_not_young():
     assert gc.isenabled()
     assert id(kept) not in young and id(kept[-1]) not in young
     assert id(passing) in young or id(passing[-1]) in young
+    # nothing is left frozen (a long `eesite serve` must reclaim its garbage as before), but
+    # what was kept is in the collector's oldest generation
+    assert gc.get_freeze_count() == 0
+    assert id(kept) in {id(o) for o in gc.get_objects(generation=2)}
 
 
 def test_meanwhile_runs_once_in_the_parent_while_the_workers_work(tmp_path):

@@ -129,7 +129,7 @@ def test_a_file_is_read_up_to_one_byte_past_the_limit_and_no_further(tmp_path):
         assert data == (tmp_path / "f").read_bytes()[:101]
     fifo = tmp_path / "pipe"  # not a regular file: read until it ends, however short each read
     os.mkfifo(fifo)
-    writer = threading.Thread(target=lambda: [fifo.write_bytes(b"a" * 40 + b"b" * 40)])
+    writer = threading.Thread(target=fifo.write_bytes, args=(b"a" * 40 + b"b" * 40,))
     writer.start()
     assert read_limited(fifo, 60) == b"a" * 40 + b"b" * 21
     writer.join()

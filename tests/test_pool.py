@@ -27,7 +27,8 @@ def _young_ids() -> set[int]:
 def test_a_workers_results_are_not_left_young_for_the_collector_to_scan():
     """A worker's results (a build's posts, 0.3 s to unpickle at 10,000) are all kept: left
     in the collector's young generations, its next passes would scan every one of them for
-    nothing (0.03-0.06 s each). They are unpickled with the collector paused and frozen."""
+    nothing (0.03-0.06 s each). They are unpickled with the collector paused and go straight
+    to its oldest generation."""
     gc.collect()
     results = list(fork_map(lambda n: [(str(n), k) for k in range(500)], range(40), 2))
     assert len(results) == 40 and results[39][499] == ("39", 499)

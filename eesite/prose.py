@@ -8,8 +8,11 @@ absent and otherwise runs Python-Markdown's own code, so the HTML is the same by
 (tests compare it with plain Python-Markdown). A pattern it does not know exactly (another
 extension's, or a built-in whose expression changed in a new release) is always tried. The
 block processors and two tree steps are skipped the same way (`_quick_steps`), the table of
-contents is made only for a text that asks for one (`QuickToc`), and block-level tags are
-looked up in a set (`_Markdown`): 0.71 → 0.48 ms a benchmark post in all.
+contents is made only for a text that asks for one (`QuickToc`), block-level tags are looked up
+in a set and the answer kept, and the block steps are listed once, not for every block
+(`_Markdown`, `_Listed`): 0.71 → 0.48 ms a benchmark post, then 0.42 → 0.37 ms once the
+setext header and abbreviation steps were skipped too (an expression 3.11 changed is listed
+with the old one) and the steps listed once.
 """
 
 from __future__ import annotations
@@ -140,17 +143,22 @@ class _QuickInlineExtension(Extension):
         md.treeprocessors.register(QuickInline(md), "inline", 20)  # replaces the built-in one
 
 
-# block processor -> (the attribute holding its expression, the expression in Python-Markdown
-# 3.x, the strings one of which any block it acts on contains, the method that searches)
-_BLOCK_NEEDS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
-    "hashheader": ("RE", r"(?:^|\n)(?P<level>#{1,6})(?P<header>(?:\\.|[^\\#]|#+(?=[^#\n]))*?)#*"
-                   r"(?:\n|$)", ("#",), "test"),
-    "hr": ("SEARCH_RE", r"^[ ]{0,3}(?=(?P<atomicgroup>(-+[ ]{0,2}){3,}|(_+[ ]{0,2}){3,}|"
-           r"(\*+[ ]{0,2}){3,}))(?P=atomicgroup)[ ]*$", ("-", "_", "*"), "test"),
-    "quote": ("RE", r"(^|\n)[ ]{0,3}>[ ]?(.*)", (">",), "test"),
-    "reference": ("RE", r"^[ ]{0,3}\[([^\[\]]*)\]:[ ]*(?:\n[ ]*)?([^\s]+)[ ]*(?:\n[ ]*)?"
-                  r'''((["\'])(.*)\4[ ]*|\((.*)\)[ ]*)?$''', ("[",), "run"),
-    "abbr": ("RE", r"^[*]\[(?P<abbr>[^\\]*?)\][ ]?:[ ]*\n?[ ]*(?P<title>.*)$", ("*[",), "run"),
+# block processor -> (the attribute holding its expression, the expressions it has had in
+# Python-Markdown 3.x, the strings one of which any block it acts on contains, the method that
+# searches)
+_BLOCK_NEEDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
+    "hashheader": ("RE", (r"(?:^|\n)(?P<level>#{1,6})(?P<header>(?:\\.|[^\\#]|#+(?=[^#\n]))*?)"
+                          r"#*(?:\n|$)",), ("#",), "test"),
+    # (matched at the block's start: its first line, then a line of "=" or "-")
+    "setextheader": ("RE", (r"^.*?\n(?:=+|-+)[ ]*(\n|$)", r"^.*?\n[=-]+[ ]*(\n|$)"),
+                     ("\n=", "\n-"), "test"),
+    "hr": ("SEARCH_RE", (r"^[ ]{0,3}(?=(?P<atomicgroup>(-+[ ]{0,2}){3,}|(_+[ ]{0,2}){3,}|"
+                         r"(\*+[ ]{0,2}){3,}))(?P=atomicgroup)[ ]*$",), ("-", "_", "*"), "test"),
+    "quote": ("RE", (r"(^|\n)[ ]{0,3}>[ ]?(.*)",), (">",), "test"),
+    "reference": ("RE", (r"^[ ]{0,3}\[([^\[\]]*)\]:[ ]*(?:\n[ ]*)?([^\s]+)[ ]*(?:\n[ ]*)?"
+                         r'''((["\'])(.*)\4[ ]*|\((.*)\)[ ]*)?$''',), ("[",), "run"),
+    "abbr": ("RE", (r"^[*]\[(?P<abbr>[^\\]*?)\][ ]?:[ ]*\n?[ ]*(?P<title>.*)$",
+                    r"^[*]\[(?P<abbr>[^\\\n]*?)\][ ]?:[ ]*\n?[ ]*(?P<title>.*)$"), ("*[",), "run"),
 }
 
 
@@ -164,9 +172,9 @@ def _quick_steps(md: markdown.Markdown) -> None:
     of the document, and unescape for the STX that marks a backslash escape. Tested against
     plain Python-Markdown like QuickInline."""
     processors = md.parser.blockprocessors
-    for name, (attribute, source, needs, method) in _BLOCK_NEEDS.items():
+    for name, (attribute, sources, needs, method) in _BLOCK_NEEDS.items():
         processor = _registered(processors, name)
-        if getattr(getattr(processor, attribute, None), "pattern", None) == source:
+        if getattr(getattr(processor, attribute, None), "pattern", None) in sources:
             _skip_unless(processor, needs, method)
     if type(_registered(processors, "table")) is TableProcessor:
         _skip_unless(processors["table"], ("|",), "test")  # every row of a table has a pipe
@@ -249,16 +257,47 @@ def _skip_unless(processor: object, needs: tuple[str, ...], method: str) -> None
     setattr(processor, method, test if method == "test" else run)
 
 
+class _Listed(util.Registry):
+    """A registry whose list is made once, not on each iteration: Python-Markdown walks its
+    block processors for every block (a list of 13 built, and sorted if need be, each time).
+    Registering or deregistering a step makes the list again."""
+
+    _listed: list | None = None
+
+    def __iter__(self):
+        if self._listed is None:
+            self._listed = list(super().__iter__())
+        return iter(self._listed)
+
+    def register(self, item, name: str, priority: float) -> None:
+        self._listed = None
+        super().register(item, name, priority)
+
+    def deregister(self, name: str, strict: bool = True) -> None:
+        self._listed = None
+        super().deregister(name, strict)
+
+
 class _Markdown(markdown.Markdown):
     """Python-Markdown asks whether a tag is block-level ~90 times a post, each a scan of a
-    list of 40 names: here a set, made once the extensions have added theirs."""
+    list of 40 names: here the answer is kept by tag, from a set made once the extensions have
+    added theirs."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._blocks = frozenset(self.block_level_elements)
+        self._block_tags: dict[str, bool] = {}
+        self.parser.blockprocessors.__class__ = _Listed
         _quick_steps(self)
 
     def is_block_level(self, tag) -> bool:
+        if type(tag) is str:
+            known = self._block_tags.get(tag)
+            if known is None:
+                known = tag.lower().rstrip("/") in self._blocks
+                if len(self._block_tags) < 1000:  # (tags come from the texts: keep a few)
+                    self._block_tags[tag] = known
+            return known
         return isinstance(tag, str) and tag.lower().rstrip("/") in self._blocks
 
 

@@ -70,7 +70,7 @@ def test_tricky_texts_convert_as_python_markdown_does(text):
 
 MARKUP = st.sampled_from(list("*_`\\[]()!<>&#:|-.{}\n \t\r~") + [
     "  \n", "http://", "@", "a", "b", "[TOC]", "\n# ", "\n\n", "```", "~~~", "\n   \n", "\r\n",
-    "<div>", "&amp;", "\x02", "\x03"])
+    "<div>", "&amp;", "\x02", "\x03", "=", "\n===", "\n---", "*[", "]:"])
 
 
 @hypothesis.settings(max_examples=400, deadline=None)
@@ -132,3 +132,49 @@ def test_each_skipped_preprocessor_gives_its_own_lines(text):
     for name in ("normalize_whitespace", "html_block", "fenced_code_block"):
         assert ours.preprocessors[name].run(list(lines)) == \
             theirs.preprocessors[name].run(list(lines)), name
+
+
+BLOCKS = ["Title\n=====", "Title\n---", "Title\n- item", "a - b\nc = d", "a\n - b", "a\n\n=",
+          "# h", "a # b", "---", "- - -", "a-b-c", "> q", "a > b", "x\n===\ny", "*a*\n-\n"]
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_each_skipped_block_step_answers_as_python_markdowns_own(block):
+    """A block step tried only on blocks holding its strings says yes to the same blocks."""
+    ours, theirs = new_markdown(), markdown.Markdown(extensions=list(EXTENSIONS))
+    for name in ("setextheader", "hashheader", "hr", "quote", "table"):
+        mine, plain_step = ours.parser.blockprocessors[name], theirs.parser.blockprocessors[name]
+        assert "test" in vars(mine), name  # skipped when its strings are absent
+        assert bool(mine.test(ours.parser.parseDocument([]).getroot(), block)) == \
+            bool(plain_step.test(theirs.parser.parseDocument([]).getroot(), block)), name
+
+
+def test_a_block_step_registered_or_removed_after_a_conversion_counts():
+    """The block steps are listed once, not for every block; registering or removing one
+    after a conversion still changes the next."""
+    from xml.etree.ElementTree import SubElement
+
+    from markdown.blockprocessors import BlockProcessor
+
+    class Shout(BlockProcessor):
+        def test(self, parent, block):
+            return block.startswith("!")
+
+        def run(self, parent, blocks):
+            SubElement(parent, "h2").text = blocks.pop(0)[1:]
+
+    md = new_markdown()
+    assert md.convert("!loud") == "<p>!loud</p>"
+    md.parser.blockprocessors.register(Shout(md.parser), "shout", 95)
+    md.reset()
+    assert md.convert("!loud\n\nquiet") == "<h2 id=\"loud\">loud</h2>\n<p>quiet</p>"
+    md.parser.blockprocessors.deregister("shout")
+    md.reset()
+    assert md.convert("!loud") == "<p>!loud</p>"
+
+
+@pytest.mark.parametrize("tag", ["div", "DIV", "p/", "span", "P", "hr/", "custom", "", 7, None])
+def test_block_level_tags_are_those_python_markdown_names(tag):
+    ours, theirs = new_markdown(), markdown.Markdown(extensions=list(EXTENSIONS))
+    for _ in range(2):  # the second answer is the one kept
+        assert ours.is_block_level(tag) == theirs.is_block_level(tag)

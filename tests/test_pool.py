@@ -55,6 +55,36 @@ def test_what_is_made_while_the_collector_is_paused_to_keep_is_not_young():
     assert id(kept) in {id(o) for o in gc.get_objects(generation=2)}
 
 
+def _keep_and_watch() -> tuple[bool, int]:
+    """Keep what a `collector_paused(keep=True)` block makes, watching for calls of
+    `gc.get_freeze_count`: (is what was kept frozen, how many calls)."""
+    calls = []
+
+    def watch(frame, event, arg):
+        if event == "c_call" and arg is gc.get_freeze_count:
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(watch)
+    try:
+        with pool.collector_paused(keep=True):
+            kept = [[k] for k in range(1000)]
+    finally:
+        sys.setprofile(None)
+    tracked = {id(o) for generation in (0, 1, 2) for o in gc.get_objects(generation=generation)}
+    return id(kept) not in tracked, len(calls)
+
+
+def test_keeping_in_a_worker_leaves_the_heap_frozen_and_never_counts_it():
+    """While fork_map runs, its process and its workers have the whole heap frozen, and what
+    a worker keeps (a shard of the HTML store it loads) stays frozen with it. Whether to
+    leave it frozen is not asked of `gc.get_freeze_count`: it counts the frozen objects one
+    by one (19 ms a call at 10,000 posts; a worker loading 12 shards for a feed spent 0.23 s
+    in it)."""
+    assert list(fork_map(lambda n: _keep_and_watch(), range(4), 2)) == [(True, 0)] * 4
+    assert _keep_and_watch() == (False, 0)  # outside fork_map: kept, but nothing left frozen
+    assert gc.get_freeze_count() == 0
+
+
 def test_meanwhile_runs_once_in_the_parent_while_the_workers_work(tmp_path):
     """A build lists the spare in the parent while the workers render: `meanwhile` runs in
     this process, once, before the results are waited for; without workers it runs first."""

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -22,11 +23,36 @@ T = TypeVar("T")
 R = TypeVar("R")
 _TASK: Callable | None = None  # what the forked workers run (inherited, not pickled)
 _ITEMS: list = []
-# fork_map's `gc.freeze` is on, in its process and the workers it forked (which inherit this).
-# Not `gc.get_freeze_count()`: it counts the frozen objects one by one, the whole heap while
+# How many fork_map calls have `gc.freeze` on, in this process (a forked worker inherits its
+# parent's count): the freeze ends when the last one does, whatever order they end in. Not
+# `gc.get_freeze_count()`: it counts the frozen objects one by one, the whole heap while
 # fork_map runs (19 ms a call at 10,000 posts; a worker loading 12 shards of the HTML store
 # for a feed spent 0.23 s in it).
-_frozen = False
+_freezes = 0
+_freezes_lock = threading.Lock()
+
+
+def _freeze() -> None:
+    global _freezes
+    with _freezes_lock:
+        _freezes += 1
+        gc.freeze()
+
+
+def _thaw() -> None:
+    global _freezes
+    with _freezes_lock:
+        _freezes -= 1
+        if not _freezes:
+            gc.unfreeze()
+
+
+def _new_lock_in_child() -> None:
+    global _freezes_lock
+    _freezes_lock = threading.Lock()  # (one another thread held while this process forked)
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def cores() -> int:
@@ -104,7 +130,7 @@ def collector_paused(keep: bool = False) -> Iterator[None]:
         yield
         if keep:
             gc.freeze()
-            if not _frozen:  # (fork_map's freeze, in its process and workers: left on)
+            if not _freezes:  # (fork_map's freeze, in its process and workers: left on)
                 gc.unfreeze()
     finally:
         if enabled:
@@ -139,7 +165,7 @@ def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int
     themselves (render's `Claims`): a parent that only waited left two cores to three
     processes, and unpickled every worker's results one after the other.
     """
-    global _TASK, _ITEMS, _frozen
+    global _TASK, _ITEMS
     items = list(items)
     if jobs <= 1 or len(items) <= 1 or not can_fork():
         if meanwhile is not None:
@@ -151,8 +177,7 @@ def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int
     spans = list(zip(bounds, bounds[1:], strict=False))
     mine = spans.pop(0) if here else None
     _TASK, _ITEMS = task, items
-    was_frozen, _frozen = _frozen, True
-    gc.freeze()  # the workers' collector never scans (and so never copies) the parent's objects
+    _freeze()  # the workers' collector never scans (and so never copies) the parent's objects
     try:
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)  # this thread's only:
         try:  # the workers are forked with them blocked (handlers can change in the main
@@ -171,6 +196,4 @@ def fork_map(task: Callable[[T], R], items: Iterable[T], jobs: int, batches: int
                 yield from _results(results)
     finally:
         _TASK, _ITEMS = None, []
-        if not was_frozen:
-            gc.unfreeze()
-        _frozen = was_frozen
+        _thaw()

@@ -10,7 +10,7 @@ extension's, or a built-in whose expression changed in a new release) is always 
 block processors and two tree steps are skipped the same way (`_quick_steps`), the table of
 contents is made only for a text that asks for one (`QuickToc`), block-level tags are looked up
 in a set and the answer kept, and the block steps are listed once, not for every block
-(`_Markdown`, `_Listed`): 0.71 → 0.48 ms a benchmark post, then 0.42 → 0.37 ms once the
+(`_Markdown`, `_Listed`): 0.71 → 0.48 ms a benchmark post, then 0.42 → 0.38 ms once the
 setext header and abbreviation steps were skipped too (an expression 3.11 changed is listed
 with the old one) and the steps listed once.
 """

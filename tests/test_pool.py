@@ -85,6 +85,21 @@ def test_keeping_in_a_worker_leaves_the_heap_frozen_and_never_counts_it():
     assert gc.get_freeze_count() == 0
 
 
+def test_the_freeze_ends_with_the_last_fork_map_whatever_order_they_end_in():
+    """Two fork_map calls at once (one inside the other, or overlapping): the heap stays
+    frozen while either runs, and nothing is left frozen once both are done."""
+    outer = fork_map(lambda n: n, range(4), 2)
+    assert next(outer) == 0  # running: its workers forked, the heap frozen
+    assert list(fork_map(lambda n: n * 2, range(4), 2)) == [0, 2, 4, 6]  # one inside it
+    assert gc.get_freeze_count() > 0  # the outer one's freeze is still on
+    later = fork_map(lambda n: n * 3, range(4), 2)
+    assert next(later) == 0
+    assert list(outer) == [1, 2, 3]  # the first ends first
+    assert gc.get_freeze_count() > 0 and _keep_and_watch() == (True, 0)
+    assert list(later) == [3, 6, 9]
+    assert gc.get_freeze_count() == 0 and _keep_and_watch() == (False, 0)
+
+
 def test_meanwhile_runs_once_in_the_parent_while_the_workers_work(tmp_path):
     """A build lists the spare in the parent while the workers render: `meanwhile` runs in
     this process, once, before the results are waited for; without workers it runs first."""

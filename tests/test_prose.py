@@ -147,6 +147,8 @@ def test_each_skipped_block_step_answers_as_python_markdowns_own(block):
         assert "test" in vars(mine), name  # skipped when its strings are absent
         assert bool(mine.test(ours.parser.parseDocument([]).getroot(), block)) == \
             bool(plain_step.test(theirs.parser.parseDocument([]).getroot(), block)), name
+    for name in ("abbr", "reference"):  # (these search in `run`: the conversions compare them)
+        assert "run" in vars(ours.parser.blockprocessors[name]), name
 
 
 def test_a_block_step_registered_or_removed_after_a_conversion_counts():
@@ -164,6 +166,7 @@ def test_a_block_step_registered_or_removed_after_a_conversion_counts():
             SubElement(parent, "h2").text = blocks.pop(0)[1:]
 
     md = new_markdown()
+    assert type(md.parser.blockprocessors).__name__ == "_Listed"  # listed once, not per block
     assert md.convert("!loud") == "<p>!loud</p>"
     md.parser.blockprocessors.register(Shout(md.parser), "shout", 95)
     md.reset()

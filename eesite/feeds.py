@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from eesite import __version__
-from eesite.cache import digest
+from eesite.cache import MADE, digest
 from eesite.model import Entry, Group, Site
 
 if TYPE_CHECKING:  # render.py imports this module to list it in SECTIONS
@@ -373,7 +373,7 @@ class _Items:
                 self._templates = "\0".join(f"{t}:{r.keys.template(t)}" for t in
                                             r.env.with_imports(("feed_item.html",)))
             before = entry.previous_same
-            known = self.keys[entry.url] = digest("\0".join((
+            known = self.keys[entry.url] = MADE + digest("\0".join((
                 "feed item", r.keys.entry(entry), r.keys.entry(before) if before else "",
                 r.body_key(entry.post.source), self._templates,
                 r.site.settings.absolute(entry.url))))

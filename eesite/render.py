@@ -22,7 +22,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from eesite.cache import CACHE_DIR, Cache, digest
+from eesite.cache import CACHE_DIR, MADE, Cache, digest
 from eesite.errors import BuildError, Problem
 from eesite.feeds import feed_pages
 from eesite.incremental import Reads, Trace, counts_whole, imports_of, known_imports
@@ -203,7 +203,7 @@ class Renderer:
     def memo(self, func: Callable[[str, str], str], text: str, arg: str) -> str:
         """`func(text, arg)` for a pure string function (a feed item's cleaned HTML), kept in
         the cache beside the Markdown HTML: parsing HTML in Python costs ~2 ms a call."""
-        key = digest(f"{func.__module__}.{func.__qualname__}\0{arg}\0{text}")
+        key = MADE + digest(f"{func.__module__}.{func.__qualname__}\0{arg}\0{text}")
         self.memos.add(key)
         found = self.html.get(key)
         if found is None:

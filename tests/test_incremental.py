@@ -1283,3 +1283,28 @@ def test_a_kept_feed_asks_the_index_for_its_items_html_not_the_store(site, monke
                .replace("{% block content %}", "{% block content %}<!-- edited -->", 1))
     assert site.run("build") == 0
     assert item_keys and not item_keys & set(fetched)
+
+
+def test_made_html_is_kept_in_a_shard_of_its_own(site, monkeypatch):
+    """HTML made from other HTML (a feed's items, `Renderer.memo`'s) is kept apart from the
+    posts' HTML, in one shard: a feed made again reads its items from one file (by their
+    digests, the 50 items of a feed lay in 12 of 16 shards: 0.05 s at 10,000 posts)."""
+    from eesite import cache as cache_module
+    from eesite.cache import MADE, Cache, html_shard_of
+    from eesite.settings import load_settings
+
+    monkeypatch.setenv("EESITE_JOBS", "1")
+    small_site(site)
+    assert site.run("build") == 0
+    store = Cache.open(site.root, load_settings(site.root)).html
+    made = {k for k in store if k.startswith(MADE)}
+    assert made and {html_shard_of(k) for k in made} == {Cache.SHARDS}
+    assert {html_shard_of(k) for k in set(store) - made} <= set(range(Cache.SHARDS))
+    read: list[str] = []
+    real = cache_module.load
+    monkeypatch.setattr(cache_module, "load",
+                        lambda root, name, key: read.append(name) or real(root, name, key))
+    again = Cache.open(site.root, load_settings(site.root)).html
+    assert all("<" in again.get(k) for k in made)
+    assert [name for name in read if name.startswith("html")] == \
+        ["html.keys", f"html.{Cache.SHARDS:02x}"]

@@ -27,8 +27,16 @@ from eesite.errors import BuildError
 from eesite.load import find_sources, is_post_file, load_content
 from eesite.model import Site, build_site
 from eesite.occupations import OccupationIndex, load_occupations, with_draws
-from eesite.pool import collector_paused, cores
-from eesite.render import SECTIONS, Page, post_pages_now, render, render_site, url_to_path
+from eesite.pool import ahead, collector_paused, cores
+from eesite.render import (
+    CHECK_IN_WORKERS,
+    SECTIONS,
+    Page,
+    post_pages_now,
+    render,
+    render_site,
+    url_to_path,
+)
 from eesite.settings import Settings
 from eesite.state import (
     Summary,
@@ -41,6 +49,7 @@ from eesite.state import (
 from eesite.write import (
     IN_PLACE_LIMIT,
     Kept,
+    SpareListing,
     Staged,
     WriteReport,
     list_spare,
@@ -142,7 +151,7 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         if done is not None:
             return done, WriteReport(0, done.files, 0, cache.output)
     with output_lock(options.output, lambda: _waiting(options.output)), _few_collections(), \
-            ExitStack() as early:
+            ExitStack() as lasting, ExitStack() as early:
         if first:  # serve: no collection before the edited page is out (the heap holds the
             early.enter_context(collector_paused())  # cache: a pass costs 50-100 ms)
         root, live = options.source, session is not None
@@ -172,21 +181,28 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
             span = session.span
             report = _write_prose(made, options, cache, live)
         else:
+            if as_left and not options.live and jobs > 1 and len(posts) >= CHECK_IN_WORKERS:
+                # a spare to update: listed on the other core while this one makes the model
+                # (no thread runs here now: `intact` has answered)
+                spare = lasting.enter_context(ahead(list_spare, options.output))
+            else:
+                spare = None
             site = model_of(posts, lists, options, settings)
-            ahead = _write_first(site, session.site, options, cache, touched, first) \
+            first_pages = _write_first(site, session.site, options, cache, touched, first) \
                 if first and hinted and session.site is not None else {}
             early.close()  # the collector back on for the rest of the build
             try:
                 report = _render_and_write(  # (trusted, not stat'ed: the renderer checks)
-                    site, options, cache, jobs, checked=as_left and not trust_output)
+                    site, options, cache, jobs, checked=as_left and not trust_output,
+                    spare=spare)
             except BaseException:
-                if ahead:  # the last good site stays whole
+                if first_pages:  # the last good site stays whole
                     cache.output = {**cache.output,
-                                    **rewrite(options.output, ahead, cache.output)}
+                                    **rewrite(options.output, first_pages, cache.output)}
                 raise
-            if ahead:  # written already: the full write found them unchanged
-                report = replace(report, written=report.written + len(ahead),
-                                 unchanged=report.unchanged - len(ahead))
+            if first_pages:  # written already: the full write found them unchanged
+                report = replace(report, written=report.written + len(first_pages),
+                                 unchanged=report.unchanged - len(first_pages))
             span = published_span(posts, now, options.drafts, options.future)
             if session is not None:
                 session.remember(cache.posts, others, span, key, site if live else None,
@@ -265,17 +281,21 @@ def _staging(output: Path):
 
 
 def _render_and_write(site: Site, options: Options, cache: Cache | None, jobs: int,
-                      checked: bool = False) -> WriteReport:
+                      checked: bool = False, spare: Callable[[], SpareListing | None] | None = None
+                      ) -> WriteReport:
     """The full way: every page rendered or kept by its trace (incremental.py, keys.py), then written.
-    `checked`: output/ was found as the last build left it (no stat per kept page)."""
-    listed: list = []  # the spare's listing, made while the workers render (live preview
-    # writes a few files in place, no spare: not worth listing ahead)
+    `checked`: output/ was found as the last build left it (no stat per kept page). `spare`:
+    the spare's listing, being made by another process (`pool.ahead`); else it is made while
+    the workers render (live preview writes a few files in place, no spare: not listed)."""
+    listed: list = []
     with _staging(options.output) as staging:
         pages = render(site, options.source / "templates", cache=cache, output=options.output,
                        post_digests={rel: hit[3] for rel, hit in cache.posts.items() if hit}
                        if cache else None, jobs=jobs, staging=staging, output_checked=checked,
-                       meanwhile=None if options.live else
+                       meanwhile=None if options.live or spare else
                        lambda: listed.append(list_spare(options.output)))
+        if spare is not None:
+            listed.append(spare())
         return write_site(_files(pages), options.output, options.source, force=options.force,
                           in_place_limit=IN_PLACE_LIMIT if options.live else 0,
                           index=cache.output if cache else None,

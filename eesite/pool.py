@@ -137,6 +137,61 @@ def collector_paused(keep: bool = False) -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.contextmanager
+def ahead(func: Callable[..., R], *args: object) -> Iterator[Callable[[], R | None]]:
+    """`func(*args)` run from now on in a forked process, while this one goes on: the function
+    given waits for its result (None when it failed or cannot fork). For work of its own that
+    would hold this process's one core where the other is idle (a warm build's listing of the
+    spare, 0.16 s at 10,000 posts, during the load and the model). Fork only where no other
+    thread runs. A result not asked for is not waited for: the process is ended on leaving."""
+    if not can_fork():
+        yield lambda: None
+        return
+    read, write = os.pipe()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        yield lambda: None
+        return
+    if pid == 0:  # the child: its result through the pipe, then gone without any clean-up
+        code = 1
+        try:
+            gc.disable()
+            os.close(read)
+            _worker_signals()
+            data = pickle.dumps(func(*args), protocol=pickle.HIGHEST_PROTOCOL)
+            with memoryview(data) as view:
+                while view:
+                    view = view[os.write(write, view):]
+            code = 0
+        finally:
+            os._exit(code)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    os.close(write)
+    done: list = []
+
+    def result() -> R | None:
+        if not done:
+            chunks = []
+            while chunk := os.read(read, 1 << 20):
+                chunks.append(chunk)
+            _, status = os.waitpid(pid, 0)
+            done.append(_results(b"".join(chunks)) if status == 0 and chunks else None)
+        return done[0]
+
+    try:
+        yield result
+    finally:
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(read)
+
+
 def _apply(span: tuple[int, int]) -> list:
     return [_TASK(item) for item in _ITEMS[span[0]:span[1]]]
 

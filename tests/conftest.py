@@ -107,6 +107,17 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def by_process(log: Path, func):
+    """`func`, noting the id of each process that calls it in `log` (forked workers too)."""
+
+    def noted(*args, **kwargs):
+        with log.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        return func(*args, **kwargs)
+
+    return noted
+
+
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's (make browser); playwright cannot download one
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]

@@ -1308,3 +1308,32 @@ def test_made_html_is_kept_in_a_shard_of_its_own(site, monkeypatch):
     assert all("<" in again.get(k) for k in made)
     assert [name for name in read if name.startswith("html")] == \
         ["html.keys", f"html.{Cache.SHARDS:02x}"]
+
+
+def test_a_warm_build_lists_the_spare_in_another_process_while_it_makes_the_model(
+        site, tmp_path, monkeypatch):
+    """From `CHECK_IN_WORKERS` posts, a warm build that will update the spare has it listed
+    by a forked process (`pool.ahead`) while it loads and makes the model, where one core
+    was idle; the site is the same as a clean build's."""
+    from eesite import build as build_module
+    from eesite import write
+    from tests.conftest import by_process
+
+    small_site(site)
+    assert site.run("build") == 0
+    site.write("content/draws/0003-2023-07-03-stem.md",
+               draw_text("3", crs=490, draw_date="2023-07-03", category="stem"))
+    assert site.run("build") == 0  # the first swap: a spare from now on
+    listers = tmp_path / "listers"
+    monkeypatch.setattr(build_module, "list_spare", by_process(listers, write.list_spare))
+    monkeypatch.setattr(build_module, "CHECK_IN_WORKERS", 1)
+    monkeypatch.setattr(render, "CHECK_IN_WORKERS", 1)
+    monkeypatch.setenv("EESITE_JOBS", "2")
+    time.sleep(2.1)  # (past the racy window: the edit is seen by its stamp)
+    site.write("content/draws/0003-2023-07-03-stem.md",
+               draw_text("3", crs=491, draw_date="2023-07-03", category="stem"))
+    assert site.run("build") == 0
+    pids = listers.read_text().split()
+    assert len(pids) == 1 and int(pids[0]) != os.getpid()
+    assert ">491<" in site.page("draws/3/index.html")
+    assert_as_clean_build(site, tmp_path)

@@ -100,6 +100,36 @@ def test_the_freeze_ends_with_the_last_fork_map_whatever_order_they_end_in():
     assert gc.get_freeze_count() == 0 and _keep_and_watch() == (False, 0)
 
 
+def test_work_ahead_runs_in_another_process_and_its_result_comes_back():
+    with pool.ahead(lambda n: (os.getpid(), {str(k): k for k in range(n)}), 50_000) as result:
+        pid, table = result()
+        assert pid != os.getpid() and len(table) == 50_000 and table["49999"] == 49_999
+        assert result()[1] is table  # asked again: the same answer, not another wait
+    with pool.ahead(lambda: 1 / 0) as failed:
+        assert failed() is None  # it failed: no answer, the caller does the work itself
+
+
+def test_work_ahead_not_asked_for_is_ended(tmp_path):
+    """Leaving without asking (a build that failed first) ends the process; none is left."""
+    mark = tmp_path / "pid"
+
+    def slow() -> None:
+        mark.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    started = time.monotonic()
+    with pool.ahead(slow):
+        while not mark.exists() or not mark.read_text():
+            time.sleep(0.01)
+    assert time.monotonic() - started < 30
+    try:
+        os.kill(int(mark.read_text()), 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError("the process working ahead is still there")
+
+
 def test_meanwhile_runs_once_in_the_parent_while_the_workers_work(tmp_path):
     """A build lists the spare in the parent while the workers render: `meanwhile` runs in
     this process, once, before the results are waited for; without workers it runs first."""
@@ -293,17 +323,10 @@ def test_draws_json_is_made_by_the_parent_not_piped_back_from_a_worker(tmp_path,
     from eesite.build import Options, load_site
     from eesite.render import render
     from eesite.settings import load_settings
-    from tests.conftest import ROOT
+    from tests.conftest import ROOT, by_process
 
     calls = tmp_path / "calls"
-    usual = render_module.draws_json
-
-    def counted(site):
-        with calls.open("a") as f:
-            f.write(f"{os.getpid()}\n")
-        return usual(site)
-
-    monkeypatch.setattr(render_module, "draws_json", counted)
+    monkeypatch.setattr(render_module, "draws_json", by_process(calls, render_module.draws_json))
     site = load_site(Options(source=ROOT, output=tmp_path / "out"), load_settings(ROOT))
     pages = render(site, ROOT / "templates", jobs=2)  # no cache: forked, with claims
     assert calls.read_text().split() == [str(os.getpid())]

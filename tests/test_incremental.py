@@ -1313,19 +1313,22 @@ def test_made_html_is_kept_in_a_shard_of_its_own(site, monkeypatch):
 def test_a_warm_build_lists_the_spare_in_another_process_while_it_makes_the_model(
         site, tmp_path, monkeypatch):
     """From `CHECK_IN_WORKERS` posts, a warm build that will update the spare has it listed
-    by a forked process (`pool.ahead`) while it loads and makes the model, where one core
-    was idle; the site is the same as a clean build's."""
+    by another process (`pool.ahead`) while it loads and makes the model, where one core was
+    idle, and uses that listing; the site is the same as a clean build's."""
     from eesite import build as build_module
-    from eesite import write
-    from tests.conftest import by_process
+    from eesite import pool, write
 
     small_site(site)
     assert site.run("build") == 0
     site.write("content/draws/0003-2023-07-03-stem.md",
                draw_text("3", crs=490, draw_date="2023-07-03", category="stem"))
     assert site.run("build") == 0  # the first swap: a spare from now on
-    listers = tmp_path / "listers"
-    monkeypatch.setattr(build_module, "list_spare", by_process(listers, write.list_spare))
+    asked, given = [], []
+    monkeypatch.setattr(build_module, "ahead",
+                        lambda func, *args: asked.append(func) or pool.ahead(func, *args))
+    monkeypatch.setattr(build_module, "write_site",
+                        lambda *a, spare=None, **k: given.append(spare) or
+                        write.write_site(*a, spare=spare, **k))
     monkeypatch.setattr(build_module, "CHECK_IN_WORKERS", 1)
     monkeypatch.setattr(render, "CHECK_IN_WORKERS", 1)
     monkeypatch.setenv("EESITE_JOBS", "2")
@@ -1333,7 +1336,8 @@ def test_a_warm_build_lists_the_spare_in_another_process_while_it_makes_the_mode
     site.write("content/draws/0003-2023-07-03-stem.md",
                draw_text("3", crs=491, draw_date="2023-07-03", category="stem"))
     assert site.run("build") == 0
-    pids = listers.read_text().split()
-    assert len(pids) == 1 and int(pids[0]) != os.getpid()
+    assert asked == [write.list_spare] and len(given) == 1  # listed by the other process
+    assert isinstance(given[0], write.SpareListing)  # (None had it failed: listed at the write)
+    assert not isinstance(given[0].answer, OSError)  # the spare's files
     assert ">491<" in site.page("draws/3/index.html")
     assert_as_clean_build(site, tmp_path)

@@ -100,25 +100,33 @@ def test_the_freeze_ends_with_the_last_fork_map_whatever_order_they_end_in():
     assert gc.get_freeze_count() == 0 and _keep_and_watch() == (False, 0)
 
 
+def _pid_and_table(n: int) -> tuple[int, dict[str, int]]:  # (run by `ahead`: found by name)
+    return os.getpid(), {str(k): k for k in range(n)}
+
+
+def _fails() -> None:
+    raise ValueError("no answer")
+
+
+def _slow(mark: str) -> None:
+    Path(mark).write_text(str(os.getpid()))
+    time.sleep(60)
+
+
 def test_work_ahead_runs_in_another_process_and_its_result_comes_back():
-    with pool.ahead(lambda n: (os.getpid(), {str(k): k for k in range(n)}), 50_000) as result:
+    with pool.ahead(_pid_and_table, 50_000) as result:
         pid, table = result()
         assert pid != os.getpid() and len(table) == 50_000 and table["49999"] == 49_999
         assert result()[1] is table  # asked again: the same answer, not another wait
-    with pool.ahead(lambda: 1 / 0) as failed:
+    with pool.ahead(_fails) as failed:
         assert failed() is None  # it failed: no answer, the caller does the work itself
 
 
 def test_work_ahead_not_asked_for_is_ended(tmp_path):
     """Leaving without asking (a build that failed first) ends the process; none is left."""
     mark = tmp_path / "pid"
-
-    def slow() -> None:
-        mark.write_text(str(os.getpid()))
-        time.sleep(60)
-
     started = time.monotonic()
-    with pool.ahead(slow):
+    with pool.ahead(_slow, str(mark)):
         while not mark.exists() or not mark.read_text():
             time.sleep(0.01)
     assert time.monotonic() - started < 30

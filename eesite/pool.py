@@ -131,25 +131,26 @@ def collector_paused(keep: bool = False) -> Iterator[None]:
     try:
         yield
         if keep:
-            gc.freeze()
-            if not _freezes:  # (fork_map's freeze, in its process and workers: left on)
-                gc.unfreeze()
+            with _freezes_lock:  # (fork_map's freeze, in its process and workers: left on)
+                gc.freeze()
+                if not _freezes:
+                    gc.unfreeze()
     finally:
         if enabled:
             gc.enable()
 
 
-# What a process started by `ahead` runs: eesite's folder is its argument (a site may be built
-# with an eesite not on the default path), the function and its arguments come pickled on its
-# standard input (the function by name), the result goes pickled to its standard output.
+# What a process started by `ahead` runs, isolated (`-I`: no folder of its own, the current
+# one included, on its path, no PYTHON* variables): this process's module path comes first on
+# its standard input (eesite may not be where the interpreter looks by default), then the
+# function (by name) and its arguments, all pickled; the result goes pickled to its output.
 _AHEAD = """
 import pickle, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-sys.path.insert(0, sys.argv[1])
+sys.path[:] = pickle.load(sys.stdin.buffer)
 func, args = pickle.load(sys.stdin.buffer)
 sys.stdout.buffer.write(pickle.dumps(func(*args), protocol=pickle.HIGHEST_PROTOCOL))
 """
-_HOME = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @contextlib.contextmanager
@@ -159,21 +160,25 @@ def ahead(func: Callable[..., R], *args: object) -> Iterator[Callable[[], R | No
     would hold its one core where the other is idle (a warm build's listing of the spare,
     0.16 s at 10,000 posts, while it makes the model). A fresh interpreter, not a fork: a
     forked copy of a build's 300 MB made the parent fault in a copy of every page it wrote
-    while the child lived (its model 0.04 s slower). `func` must be importable by name. A
-    result not asked for is not waited for: the process is ended on leaving."""
+    while the child lived (its model 0.04 s slower). `func` must be importable by name (a
+    closure gives None). A result not asked for is not waited for: the process is ended on
+    leaving."""
     try:
-        child = subprocess.Popen([sys.executable, "-c", _AHEAD, _HOME], stdin=subprocess.PIPE,
+        child = subprocess.Popen([sys.executable, "-I", "-c", _AHEAD], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError:
         yield lambda: None
         return
     done: list = []
     try:
-        try:
+        try:  # (not "", the current folder: a site's checkout is not code to run)
+            child.stdin.write(pickle.dumps([p for p in sys.path if p]))
             child.stdin.write(pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL))
-            child.stdin.close()
-        except (OSError, pickle.PicklingError, AttributeError):  # it ended already; a function
-            done.append(None)  # not found by name (a closure): no answer, the caller does it
+        except Exception:  # noqa: BLE001 - ended already, or not to be pickled: no answer
+            done.append(None)
+        finally:
+            with contextlib.suppress(OSError):
+                child.stdin.close()
 
         def result() -> R | None:
             if not done:

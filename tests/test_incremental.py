@@ -1308,6 +1308,9 @@ def test_made_html_is_kept_in_a_shard_of_its_own(site, monkeypatch):
     assert all("<" in again.get(k) for k in made)
     assert [name for name in read if name.startswith("html")] == \
         ["html.keys", f"html.{Cache.SHARDS:02x}"]
+    (site.root / CACHE_DIR / "html.keys.pickle").unlink()  # no index: every shard read
+    rebuilt = Cache.open(site.root, load_settings(site.root)).html
+    assert set(rebuilt) == set(store) and all("<" in rebuilt.get(k) for k in made)
 
 
 def test_a_warm_build_lists_the_spare_in_another_process_while_it_makes_the_model(
@@ -1323,9 +1326,12 @@ def test_a_warm_build_lists_the_spare_in_another_process_while_it_makes_the_mode
     site.write("content/draws/0003-2023-07-03-stem.md",
                draw_text("3", crs=490, draw_date="2023-07-03", category="stem"))
     assert site.run("build") == 0  # the first swap: a spare from now on
-    asked, given = [], []
+    asked, given, walked = [], [], []
     monkeypatch.setattr(build_module, "ahead",
                         lambda func, *args: asked.append(func) or pool.ahead(func, *args))
+    real_walk = write._walk
+    monkeypatch.setattr(write, "_walk", lambda top, strict: walked.append(top) or
+                        real_walk(top, strict))  # (this process's walks: the child has its own)
     monkeypatch.setattr(build_module, "write_site",
                         lambda *a, spare=None, **k: given.append(spare) or
                         write.write_site(*a, spare=spare, **k))
@@ -1338,6 +1344,7 @@ def test_a_warm_build_lists_the_spare_in_another_process_while_it_makes_the_mode
     assert site.run("build") == 0
     assert asked == [write.list_spare] and len(given) == 1  # listed by the other process
     assert isinstance(given[0], write.SpareListing)  # (None had it failed: listed at the write)
-    assert not isinstance(given[0].answer, OSError)  # the spare's files
+    assert not isinstance(given[0].answer, OSError)  # the spare's files, and used: this
+    assert walked == [str(site.output)]  # process walked output/ only, not the spare
     assert ">491<" in site.page("draws/3/index.html")
     assert_as_clean_build(site, tmp_path)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -120,6 +121,20 @@ def test_work_ahead_runs_in_another_process_and_its_result_comes_back():
         assert result()[1] is table  # asked again: the same answer, not another wait
     with pool.ahead(_fails) as failed:
         assert failed() is None  # it failed: no answer, the caller does the work itself
+    with pool.ahead(lambda: 1) as unnamed, pool.ahead(_pid_and_table, threading.Lock()) as odd:
+        assert unnamed() is None and odd() is None  # not to be sent: no answer either
+
+
+def test_work_ahead_runs_no_code_of_the_current_folder(tmp_path, monkeypatch):
+    """The process is started isolated: a site's checkout holding `signal.py` or `pickle.py`
+    (the first modules it imports) is not code it runs."""
+    for name in ("signal", "pickle", "shutil"):
+        (tmp_path / f"{name}.py").write_text(
+            f"open({str(tmp_path / (name + '.ran'))!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    with pool.ahead(_pid_and_table, 3) as result:
+        assert result()[1] == {"0": 0, "1": 1, "2": 2}
+    assert not list(tmp_path.glob("*.ran"))
 
 
 def test_work_ahead_not_asked_for_is_ended(tmp_path):

@@ -183,7 +183,6 @@ def build(options: Options, settings: Settings, cache: Cache | None = None,
         else:
             if as_left and not options.live and jobs > 1 and len(posts) >= CHECK_IN_WORKERS:
                 # a spare to update: listed on the other core while this one makes the model
-                # (no thread runs here now: `intact` has answered)
                 spare = lasting.enter_context(ahead(list_spare, options.output))
             else:
                 spare = None
